@@ -1,0 +1,65 @@
+import type { TransportError, TransportErrorReason } from '../errors.ts';
+import type { Endpoint } from '../util/address.ts';
+
+/** Options of {@link Transport}; validated by the caller (ElectionNode) before construction. */
+export interface TransportOptions {
+  /** This node's ID (positive safe integer). */
+  nodeId: number;
+  /** Where to listen; port 0 picks a free port. */
+  listen: Endpoint;
+  /** Cluster name: both ends must agree, so two clusters on one network cannot mix. */
+  cluster: string;
+  /** Declared cluster size: both ends must agree. A new peer ID beyond `clusterSize - 1` distinct peers is refused. */
+  clusterSize: number;
+  /** Shared secret (>= 32 bytes). When set, both ends authenticate and every frame carries a MAC. */
+  secret?: Uint8Array | undefined;
+  /** Allow an unauthenticated cluster on a non-loopback address. */
+  insecure?: boolean | undefined;
+  /** Handshake must complete within this many ms (slow-loris bound). Default 2000. */
+  handshakeTimeoutMs?: number | undefined;
+  /** Largest frame accepted, in bytes. Default 64 KiB. */
+  maxFrameBytes?: number | undefined;
+  /** Most simultaneous inbound connections from one remote IP. Default 8. */
+  maxConnectionsPerAddress?: number | undefined;
+  /** Reconnect backoff: first delay and cap, in ms; each delay is jittered. Defaults 50 and 2000. */
+  reconnectMinMs?: number | undefined;
+  reconnectMaxMs?: number | undefined;
+}
+
+/** Counters exposed through `ElectionNode.status().transport`. All monotonically increasing. */
+export interface TransportStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsAccepted: number;
+  connectionsDialed: number;
+  /** Connections closed because of a malformed, truncated, oversized or unauthenticated frame. */
+  badFrames: number;
+  /** Connections refused at the handshake, by reason. */
+  rejected: Partial<Record<TransportErrorReason, number>>;
+}
+
+/** Events of {@link Transport}. `payload` is one opaque protocol message (see `src/core/codec.ts`). */
+export interface TransportEvents {
+  /** A handshaken (and, with a secret, authenticated) link to `peerId` is up. One logical link per peer. */
+  peerUp: (peerId: number, advertised: string) => void;
+  /** The link to `peerId` went down (it may come back: dialing continues with backoff). */
+  peerDown: (peerId: number) => void;
+  message: (peerId: number, payload: Uint8Array) => void;
+  /** A connection was refused or closed for cause. Informational: the transport keeps running. */
+  error: (error: TransportError) => void;
+}
+
+/** The surface ElectionNode uses; the TCP implementation is `TcpTransport`. */
+export interface Transport {
+  start(): Promise<Endpoint>;
+  /** Dial `endpoint` and keep a link to it, redialing with capped, jittered backoff. */
+  addPeer(endpoint: Endpoint): void;
+  /** Send one message to a connected peer; returns false (and drops it) when there is no link. */
+  send(peerId: number, payload: Uint8Array): boolean;
+  /** Close the listener and every link; pending writes are flushed first (bounded). */
+  stop(): Promise<void>;
+  stats(): TransportStats;
+  readonly connectedPeers: ReadonlySet<number>;
+}
