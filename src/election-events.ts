@@ -1,0 +1,41 @@
+import type { LeaderIpError } from './errors.ts';
+
+/** Why a node stopped being leader. */
+export type LostLeadershipReason =
+  /** `stop()` was called: leadership was released at once so a peer can take over without waiting. */
+  | 'stopped'
+  /** The lease ran out before a majority renewed it (partition, overload, paused process). */
+  | 'lease-expired'
+  /** A lower-ID node that can gather a majority asked for votes; this node stepped aside (bully rule). */
+  | 'preempted';
+
+/** Payload of `gainedLeadership`. */
+export interface GainedLeadershipInfo {
+  /** Fencing token: strictly greater than the term of every earlier leadership. Pass it to external actions. */
+  term: number;
+}
+
+/** Payload of `lostLeadership`. */
+export interface LostLeadershipInfo {
+  /** The term of the leadership that ended. */
+  term: number;
+  reason: LostLeadershipReason;
+}
+
+/** Payload accompanying `leaderChange`. */
+export interface LeaderChangeInfo {
+  /** The leader's term as known here (0 when there is no leader and none was ever seen). */
+  term: number;
+}
+
+/**
+ * Events of {@link ElectionNode}. `error` carries connection-level problems (refused handshakes, bad frames):
+ * informational, the node keeps running. eventemitter3 does not throw when nobody listens to `error`.
+ */
+export interface ElectionNodeEvents {
+  gainedLeadership: (info: GainedLeadershipInfo) => void;
+  lostLeadership: (info: LostLeadershipInfo) => void;
+  /** The leader as this node sees it changed: a node ID, or `null` while there is none. */
+  leaderChange: (leaderId: number | null, info: LeaderChangeInfo) => void;
+  error: (error: LeaderIpError) => void;
+}
