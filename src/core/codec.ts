@@ -1,0 +1,178 @@
+import type { Heartbeat, Message, RefusalReason, Release, VoteReply, VoteRequest } from './messages.ts';
+
+/**
+ * Binary codec of protocol messages: one type byte, then unsigned LEB128 varints. Compact (a heartbeat is
+ * ~15 bytes) and strict: the decoder accepts exactly one well-formed message and nothing else.
+ * @module
+ */
+
+/** A payload that is not exactly one well-formed message. */
+export class CodecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CodecError';
+  }
+}
+
+const TYPE_HEARTBEAT = 1;
+const TYPE_VOTE_REQUEST = 2;
+const TYPE_VOTE_REPLY = 3;
+const TYPE_RELEASE = 4;
+
+const REASONS: readonly (RefusalReason | null)[] = [
+  null,
+  'not-ready',
+  'bound',
+  'stale-term',
+  'prefer-lower',
+  'released',
+  'stopping',
+];
+
+/** More would not fit a safe integer; also bounds the work a hostile varint can cause. */
+const MAX_VARINT_BYTES = 8;
+/** A heartbeat lists at most this many peers; more than any sane cluster, and bounds allocation. */
+export const MAX_SEES = 255;
+
+class Writer {
+  private readonly bytes: number[] = [];
+  u8(value: number): this {
+    this.bytes.push(value & 0xff);
+    return this;
+  }
+  uint(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new CodecError(`not a safe unsigned integer: ${value}`);
+    let rest = value;
+    while (rest >= 0x80) {
+      this.bytes.push((rest % 0x80) | 0x80);
+      rest = Math.floor(rest / 0x80);
+    }
+    this.bytes.push(rest);
+    return this;
+  }
+  finish(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+class Reader {
+  private offset = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  u8(): number {
+    const value = this.bytes[this.offset];
+    if (value === undefined) throw new CodecError('truncated message');
+    this.offset++;
+    return value;
+  }
+  uint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      const byte = this.u8();
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        if (i > 0 && byte === 0) throw new CodecError('non-canonical varint');
+        if (!Number.isSafeInteger(value)) throw new CodecError('varint exceeds the safe integer range');
+        return value;
+      }
+      scale *= 0x80;
+    }
+    throw new CodecError('varint too long');
+  }
+  end(): void {
+    if (this.offset !== this.bytes.length) throw new CodecError('trailing bytes after message');
+  }
+}
+
+const FLAG_READY = 1;
+const FLAG_CAN_LEAD = 2;
+const FLAG_LEAVING = 4;
+
+/** Encodes one message. Throws {@link CodecError} only on values no valid core can produce. */
+export function encodeMessage(message: Message): Uint8Array {
+  const w = new Writer();
+  switch (message.type) {
+    case 'heartbeat': {
+      if (message.sees.length > MAX_SEES) throw new CodecError('too many peers in heartbeat');
+      const flags =
+        (message.ready ? FLAG_READY : 0) | (message.canLead ? FLAG_CAN_LEAD : 0) | (message.leaving ? FLAG_LEAVING : 0);
+      w.u8(TYPE_HEARTBEAT).u8(flags).uint(message.incarnation).uint(message.term).uint(message.leaderTerm);
+      w.u8(message.sees.length);
+      for (const id of message.sees) w.uint(id);
+      break;
+    }
+    case 'vote-request':
+      w.u8(TYPE_VOTE_REQUEST).uint(message.term).uint(message.incarnation).uint(message.seq);
+      break;
+    case 'vote-reply':
+      w.u8(TYPE_VOTE_REPLY).uint(message.term).uint(message.incarnation).uint(message.seq);
+      w.u8(message.granted ? 1 : 0).u8(REASONS.indexOf(message.reason));
+      w.uint(message.highestTerm).uint(message.holder);
+      break;
+    case 'release':
+      w.u8(TYPE_RELEASE).uint(message.incarnation).uint(message.seq);
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes exactly one message; throws {@link CodecError} on anything else (never another error type). */
+export function decodeMessage(bytes: Uint8Array): Message {
+  const r = new Reader(bytes);
+  const type = r.u8();
+  let message: Message;
+  switch (type) {
+    case TYPE_HEARTBEAT: {
+      const flags = r.u8();
+      if (flags & ~(FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING)) throw new CodecError('unknown heartbeat flags');
+      const incarnation = r.uint();
+      const term = r.uint();
+      const leaderTerm = r.uint();
+      const count = r.u8();
+      const sees: number[] = [];
+      for (let i = 0; i < count; i++) sees.push(r.uint());
+      message = {
+        type: 'heartbeat',
+        incarnation,
+        ready: (flags & FLAG_READY) !== 0,
+        canLead: (flags & FLAG_CAN_LEAD) !== 0,
+        leaving: (flags & FLAG_LEAVING) !== 0,
+        term,
+        leaderTerm,
+        sees,
+      } satisfies Heartbeat;
+      break;
+    }
+    case TYPE_VOTE_REQUEST:
+      message = { type: 'vote-request', term: r.uint(), incarnation: r.uint(), seq: r.uint() } satisfies VoteRequest;
+      break;
+    case TYPE_VOTE_REPLY: {
+      const term = r.uint();
+      const incarnation = r.uint();
+      const seq = r.uint();
+      const granted = r.u8();
+      if (granted > 1) throw new CodecError('bad granted flag');
+      const reasonCode = r.u8();
+      const reason = REASONS[reasonCode];
+      if (reason === undefined) throw new CodecError('unknown refusal reason');
+      message = {
+        type: 'vote-reply',
+        term,
+        incarnation,
+        seq,
+        granted: granted === 1,
+        reason,
+        highestTerm: r.uint(),
+        holder: r.uint(),
+      } satisfies VoteReply;
+      break;
+    }
+    case TYPE_RELEASE:
+      message = { type: 'release', incarnation: r.uint(), seq: r.uint() } satisfies Release;
+      break;
+    default:
+      throw new CodecError(`unknown message type ${type}`);
+  }
+  r.end();
+  return message;
+}

@@ -1,0 +1,544 @@
+import type { LostLeadershipReason } from '../election-events.ts';
+import { type CoreConfig, deriveTiming, type Timing } from './config.ts';
+import type { Heartbeat, Message, Release, VoteReply, VoteRequest } from './messages.ts';
+import { PeerView } from './peer-view.ts';
+import { type PersistedState, Voter, type VoterContext } from './voter.ts';
+
+/**
+ * The election protocol as a pure, deterministic state machine: a bully election with a majority quorum,
+ * made safe with vote-leases and fencing terms (docs/protocol.md). No sockets, timers or clock reads:
+ * every method takes `now` (this node's monotonic clock, ms) and returns the {@link Effects} to apply.
+ * @module
+ */
+
+/** Something the adapter turns into a public event. */
+export type CoreEvent =
+  | { readonly type: 'gained'; readonly term: number }
+  | { readonly type: 'lost'; readonly term: number; readonly reason: LostLeadershipReason }
+  | { readonly type: 'leader'; readonly leaderId: number | null; readonly term: number };
+
+export interface Outgoing {
+  readonly to: number;
+  readonly message: Message;
+}
+
+/**
+ * What one call asks the adapter to do, in this order: write `persist` to stable storage (when set), then send
+ * `messages`, then emit `events`, then call `tick` again at `wakeAt` (or earlier, on any input).
+ */
+export interface Effects {
+  readonly persist: PersistedState | null;
+  readonly messages: readonly Outgoing[];
+  readonly events: readonly CoreEvent[];
+  readonly wakeAt: number;
+}
+
+export type Role = 'follower' | 'candidate' | 'leader';
+
+/** A plain, JSON-serialisable snapshot of the core (part of `ElectionNode.status()`). */
+export interface CoreStatus {
+  id: number;
+  role: Role;
+  isLeader: boolean;
+  leaderId: number | null;
+  /** Term of the current leadership (or the last one known), the fencing token. */
+  term: number;
+  /** Highest term seen anywhere. */
+  highestTermSeen: number;
+  ready: boolean;
+  canLead: boolean;
+  /** Remaining leadership lease, ms (0 unless leader). */
+  leaseRemainingMs: number;
+  /** Whom this node's own vote-lease is granted to, and for how much longer. */
+  vote: { holder: number; term: number; remainingMs: number } | null;
+  peers: PeerStatus[];
+}
+
+export interface PeerStatus {
+  id: number;
+  alive: boolean;
+  ready: boolean;
+  canLead: boolean;
+  lastHeardMsAgo: number | null;
+  /** Peer IDs that this peer hears from, per its last heartbeat. */
+  sees: number[];
+}
+
+interface Candidacy {
+  readonly term: number;
+  readonly startedAt: number;
+  /** Send time of each vote request of this candidacy, by seq (a vote counts from its request's send time). */
+  readonly sent: Map<number, number>;
+  /** Per voter (this node included): until when its vote may be counted, on this node's clock. */
+  readonly votes: Map<number, number>;
+}
+
+export class ElectionCore {
+  readonly id: number;
+  private readonly config: CoreConfig;
+  private readonly timing: Timing;
+  private readonly voter: Voter;
+  private readonly peers: PeerView;
+
+  private role: Role = 'follower';
+  private started = false;
+  private stopping = false;
+  private readyAt = Number.POSITIVE_INFINITY;
+  private knownTerm: number;
+  private seq = 0;
+  private candidacy: Candidacy | null = null;
+  /** Leader only: the majority-th latest vote expiry. */
+  private leaseExpiry = Number.NEGATIVE_INFINITY;
+  private cooldownUntil = Number.NEGATIVE_INFINITY;
+  /** When this node last became able to campaign (null while it cannot); see {@link campaignAt}. */
+  private eligibleSince: number | null = null;
+  private nextHeartbeatAt = Number.NEGATIVE_INFINITY;
+  /** What the last broadcast heartbeat said, to re-broadcast at once when it changes. */
+  private advertised = '';
+  private leaderHint: { id: number; term: number; at: number } | null = null;
+  private reportedLeader: number | null = null;
+  private lastLeaderTerm = 0;
+
+  // The effects being collected by the current call.
+  private persistOut: PersistedState | null = null;
+  private messagesOut: Outgoing[] = [];
+  private eventsOut: CoreEvent[] = [];
+
+  constructor(config: CoreConfig, persisted?: PersistedState) {
+    this.id = config.id;
+    this.config = config;
+    this.timing = deriveTiming(config);
+    this.voter = new Voter(config.leaseMs, persisted);
+    this.peers = new PeerView(config.peerTimeoutMs);
+    this.knownTerm = persisted?.highestTerm ?? 0;
+    this.lastLeaderTerm = 0;
+  }
+
+  /**
+   * Starts the node. It grants no vote, not even to itself, until one full lease has passed: a restarted node
+   * has forgotten the votes it granted before it died, and they may still be counted by someone.
+   */
+  start(now: number): Effects {
+    if (!this.started) {
+      this.started = true;
+      this.readyAt = now + this.config.leaseMs;
+      this.nextHeartbeatAt = now;
+    }
+    return this.finish(now);
+  }
+
+  /** Call at (or after) `wakeAt`; timers firing late are fine, everything is checked against `now`. */
+  tick(now: number): Effects {
+    return this.finish(now);
+  }
+
+  /** The transport established a link to `peerId`. */
+  peerConnected(peerId: number, now: number): Effects {
+    if (this.active() && peerId !== this.id) {
+      const peer = this.peers.get(peerId);
+      peer.connected = true;
+      // Tell the newcomer at once who we are and what we can do, rather than at the next heartbeat.
+      this.messagesOut.push({ to: peerId, message: this.heartbeat(now, false) });
+    }
+    return this.finish(now);
+  }
+
+  /** The transport lost the link to `peerId`. */
+  peerDisconnected(peerId: number, now: number): Effects {
+    if (this.active() && this.peers.has(peerId)) {
+      this.peers.get(peerId).connected = false;
+      this.voter.forget(peerId);
+      if (this.leaderHint?.id === peerId) this.leaderHint = null;
+    }
+    return this.finish(now);
+  }
+
+  /** A message arrived from `from` (the authenticated ID of the link it came on). */
+  receive(from: number, message: Message, now: number): Effects {
+    if (this.active() && from !== this.id) {
+      this.peers.heard(from, now);
+      switch (message.type) {
+        case 'heartbeat':
+          this.onHeartbeat(from, message, now);
+          break;
+        case 'vote-request':
+          this.onVoteRequest(from, message, now);
+          break;
+        case 'vote-reply':
+          this.onVoteReply(from, message, now);
+          break;
+        case 'release':
+          this.onRelease(from, message);
+          break;
+      }
+    }
+    return this.finish(now);
+  }
+
+  /**
+   * Graceful stop: a leader steps down and releases its votes so a peer can take over within a round trip,
+   * and every peer is told this node is leaving. The core ignores all input afterwards.
+   */
+  stop(now: number): Effects {
+    if (this.active()) {
+      if (this.role === 'leader') this.stepDown(now, 'stopped');
+      else if (this.role === 'candidate') this.abandon(now, false);
+      this.stopping = true;
+      this.broadcast(this.heartbeat(now, true));
+      if (this.reportedLeader !== null) {
+        this.reportedLeader = null;
+        this.eventsOut.push({ type: 'leader', leaderId: null, term: this.lastLeaderTerm });
+      }
+    }
+    const effects = this.finish(now);
+    return { ...effects, wakeAt: Number.POSITIVE_INFINITY };
+  }
+
+  /** Whether this node is leader at `now`, judged against its lease at that very moment. */
+  isLeaderAt(now: number): boolean {
+    return this.role === 'leader' && now < this.leaseExpiry;
+  }
+
+  /** The leader as seen at `now` (this node, a peer, or null). */
+  leaderAt(now: number): number | null {
+    if (this.isLeaderAt(now)) return this.id;
+    const hint = this.leaderHint;
+    if (hint === null || now - hint.at >= this.config.peerTimeoutMs) return null;
+    return this.peers.alive(this.peers.get(hint.id), now) ? hint.id : null;
+  }
+
+  /** The fencing term of the current (or last known) leadership. */
+  get term(): number {
+    return this.lastLeaderTerm;
+  }
+
+  get persisted(): PersistedState {
+    return this.voter.persisted;
+  }
+
+  status(now: number): CoreStatus {
+    const grant = this.voter.grantAt(now);
+    return {
+      id: this.id,
+      role: this.role,
+      isLeader: this.isLeaderAt(now),
+      leaderId: this.leaderAt(now),
+      term: this.lastLeaderTerm,
+      highestTermSeen: Math.max(this.knownTerm, this.voter.highestTerm),
+      ready: this.isReady(now),
+      canLead: this.canLead(now),
+      leaseRemainingMs: this.isLeaderAt(now) ? Math.max(0, this.leaseExpiry - now) : 0,
+      vote: grant && { holder: grant.holder, term: grant.term, remainingMs: Math.max(0, grant.expiresAt - now) },
+      peers: this.peers.all().map((peer) => ({
+        id: peer.id,
+        alive: this.peers.alive(peer, now),
+        ready: peer.heartbeat?.ready ?? false,
+        canLead: peer.heartbeat?.canLead ?? false,
+        lastHeardMsAgo: peer.lastHeardAt === null ? null : Math.max(0, now - peer.lastHeardAt),
+        sees: [...(peer.heartbeat?.sees ?? [])],
+      })),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Inputs
+
+  private onHeartbeat(from: number, hb: Heartbeat, now: number): void {
+    const peer = this.peers.get(from);
+    if (peer.incarnation !== null && peer.incarnation !== hb.incarnation) {
+      // The peer restarted: whatever it was doing before is void.
+      peer.lastRequestAt = null;
+      this.voter.forget(from);
+      if (this.leaderHint?.id === from) this.leaderHint = null;
+    }
+    peer.incarnation = hb.incarnation;
+    peer.heartbeat = hb;
+    peer.leaving = hb.leaving;
+    this.learnTerm(Math.max(hb.term, hb.leaderTerm));
+    if (hb.leaving) {
+      peer.lastRequestAt = null;
+      this.voter.forget(from);
+    }
+    if (hb.leaderTerm > 0) {
+      const hint = this.leaderHint;
+      if (hint === null || hint.id === from || hb.leaderTerm >= hint.term) {
+        this.leaderHint = { id: from, term: hb.leaderTerm, at: now };
+      }
+    } else if (this.leaderHint?.id === from) {
+      this.leaderHint = null;
+    }
+  }
+
+  private onVoteRequest(from: number, request: VoteRequest, now: number): void {
+    this.peers.get(from).lastRequestAt = now;
+    this.learnTerm(request.term);
+    // Bully rule: a lower ID asking for votes means it can lead; step aside and free our votes for it.
+    if (from < this.id) {
+      if (this.role === 'leader') this.stepDown(now, 'preempted');
+      else if (this.role === 'candidate') this.abandon(now, false);
+    }
+    this.handleRequest(from, request, now, true);
+  }
+
+  private onVoteReply(from: number, reply: VoteReply, now: number): void {
+    this.learnTerm(reply.highestTerm);
+    this.handleReply(from, reply, now);
+  }
+
+  private onRelease(from: number, release: Release): void {
+    this.voter.release(from, release.incarnation, release.seq);
+    this.peers.get(from).lastRequestAt = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Voter side
+
+  private voterContext(now: number): VoterContext {
+    return {
+      ready: this.isReady(now),
+      stopping: this.stopping,
+      lowerCampaigner: (candidate) => {
+        if (this.role !== 'follower' && this.id < candidate) return this.id;
+        return this.peers.lowestCampaignerBelow(candidate, now, this.timing.campaignWindowMs);
+      },
+    };
+  }
+
+  /** Decides a request; replies at once when `replyNow`, otherwise only if it is granted. */
+  private handleRequest(from: number, request: VoteRequest, now: number, replyNow: boolean): void {
+    const decision = this.voter.decide(from, request, now, this.voterContext(now));
+    if (decision.granted) {
+      if (this.voter.grant(from, request, now)) this.persistOut = this.voter.persisted;
+    } else {
+      this.voter.remember(from, request, now);
+      if (!replyNow) return;
+    }
+    const grant = this.voter.grantAt(now);
+    const reply: VoteReply = {
+      type: 'vote-reply',
+      term: request.term,
+      incarnation: request.incarnation,
+      seq: request.seq,
+      granted: decision.granted,
+      reason: decision.granted ? null : decision.reason,
+      highestTerm: this.voter.highestTerm,
+      holder: grant?.holder ?? 0,
+    };
+    if (from === this.id) this.handleReply(this.id, reply, now);
+    else this.messagesOut.push({ to: from, message: reply });
+  }
+
+  /** Grants a remembered request the moment the voter is free again (lease ended, release, restart wait over). */
+  private grantPending(now: number): void {
+    for (const entry of this.voter.freshPending(now, this.timing.campaignWindowMs)) {
+      if (entry.from !== this.id && !this.peers.alive(this.peers.get(entry.from), now)) continue;
+      this.handleRequest(entry.from, entry.request, now, false);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Candidate and leader side
+
+  private handleReply(from: number, reply: VoteReply, now: number): void {
+    const candidacy = this.candidacy;
+    if (candidacy === null || reply.incarnation !== this.config.incarnation || reply.term !== candidacy.term) return;
+    const sentAt = candidacy.sent.get(reply.seq);
+    if (sentAt === undefined) return;
+    if (reply.granted) {
+      const until = sentAt + this.timing.safeLeaseMs;
+      candidacy.votes.set(from, Math.max(candidacy.votes.get(from) ?? Number.NEGATIVE_INFINITY, until));
+      this.countVotes(now);
+    } else if (reply.reason === 'stale-term' && reply.highestTerm >= candidacy.term && this.role === 'candidate') {
+      // Our term is behind a voter's: campaign again above it, at once.
+      this.abandon(now, false);
+      this.campaign(now);
+    }
+  }
+
+  private countVotes(now: number): void {
+    const candidacy = this.candidacy;
+    if (candidacy === null) return;
+    const expiries = [...candidacy.votes.values()].filter((until) => until > now).sort((a, b) => b - a);
+    const majorityExpiry = expiries[this.timing.majority - 1] ?? Number.NEGATIVE_INFINITY;
+    if (this.role === 'leader') {
+      this.leaseExpiry = majorityExpiry;
+    } else if (this.role === 'candidate' && majorityExpiry > now) {
+      this.role = 'leader';
+      this.leaseExpiry = majorityExpiry;
+      this.lastLeaderTerm = candidacy.term;
+      this.eventsOut.push({ type: 'gained', term: candidacy.term });
+      this.broadcast(this.heartbeat(now, false));
+    }
+  }
+
+  private campaign(now: number): void {
+    const term = Math.max(this.knownTerm, this.voter.highestTerm) + 1;
+    this.knownTerm = term;
+    this.role = 'candidate';
+    this.candidacy = { term, startedAt: now, sent: new Map(), votes: new Map() };
+    this.requestVotes(now);
+  }
+
+  /** Sends one round of vote requests (renewals, for a leader) to every peer and to this node's own voter. */
+  private requestVotes(now: number): void {
+    const candidacy = this.candidacy;
+    if (candidacy === null) return;
+    const seq = ++this.seq;
+    candidacy.sent.set(seq, now);
+    // A request older than a lease can no longer yield a countable vote.
+    for (const [oldSeq, sentAt] of candidacy.sent) {
+      if (now - sentAt > this.config.leaseMs) candidacy.sent.delete(oldSeq);
+    }
+    const request: VoteRequest = {
+      type: 'vote-request',
+      term: candidacy.term,
+      incarnation: this.config.incarnation,
+      seq,
+    };
+    this.broadcast(request);
+    this.handleRequest(this.id, request, now, true);
+  }
+
+  private stepDown(now: number, reason: LostLeadershipReason): void {
+    const term = this.candidacy?.term ?? this.lastLeaderTerm;
+    this.abandon(now, false);
+    this.eventsOut.push({ type: 'lost', term, reason });
+  }
+
+  /**
+   * Stops counting every vote of the current candidacy, then tells the voters they are free. The order matters:
+   * a vote is given back only once it can no longer make this node leader.
+   */
+  private abandon(now: number, coolDown: boolean): void {
+    this.role = 'follower';
+    this.candidacy = null;
+    this.leaseExpiry = Number.NEGATIVE_INFINITY;
+    if (coolDown) this.cooldownUntil = now + this.timing.cooldownMs;
+    const release: Release = { type: 'release', incarnation: this.config.incarnation, seq: this.seq };
+    this.broadcast(release);
+    this.voter.release(this.id, release.incarnation, release.seq);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // The step run after every input
+
+  private finish(now: number): Effects {
+    if (this.active()) this.step(now);
+    const effects: Effects = {
+      persist: this.persistOut,
+      messages: this.messagesOut,
+      events: this.eventsOut,
+      wakeAt: this.active() ? this.wakeAt(now) : Number.POSITIVE_INFINITY,
+    };
+    this.persistOut = null;
+    this.messagesOut = [];
+    this.eventsOut = [];
+    return effects;
+  }
+
+  private step(now: number): void {
+    if (this.role === 'leader' && now >= this.leaseExpiry) this.stepDown(now, 'lease-expired');
+
+    this.grantPending(now);
+
+    const shouldCampaign = this.canLead(now) && this.peers.lowestViableBelow(this.id, now) === null;
+    if (!shouldCampaign) this.eligibleSince = null;
+    else if (this.eligibleSince === null) this.eligibleSince = now;
+    if (this.role === 'follower' && shouldCampaign && now >= this.campaignAt(now)) {
+      this.campaign(now);
+    } else if (this.role === 'candidate') {
+      if (!shouldCampaign) this.abandon(now, false);
+      else if (now - (this.candidacy?.startedAt ?? now) > this.timing.candidacyTimeoutMs) this.abandon(now, true);
+    }
+
+    if (now >= this.nextHeartbeatAt) {
+      // A timer that fired late re-bases the schedule instead of bursting to catch up.
+      this.nextHeartbeatAt = Math.max(this.nextHeartbeatAt + this.config.heartbeatIntervalMs, now);
+      if (this.nextHeartbeatAt <= now) this.nextHeartbeatAt = now + this.config.heartbeatIntervalMs;
+      this.broadcast(this.heartbeat(now, false));
+      if (this.role !== 'follower') this.requestVotes(now);
+    } else {
+      const hb = this.heartbeat(now, false);
+      if (this.describe(hb) !== this.advertised) this.broadcast(hb);
+    }
+
+    this.reportLeader(now);
+  }
+
+  private reportLeader(now: number): void {
+    const leaderId = this.leaderAt(now);
+    if (leaderId !== null && leaderId !== this.id && this.leaderHint !== null) {
+      this.lastLeaderTerm = this.leaderHint.term;
+    }
+    if (leaderId === this.reportedLeader) return;
+    this.reportedLeader = leaderId;
+    this.eventsOut.push({ type: 'leader', leaderId, term: this.lastLeaderTerm });
+  }
+
+  /**
+   * A node that just became able to campaign waits one heartbeat interval per live lower-ID peer, so that when
+   * several turn ready together (a cold start) the lowest goes first and the others see it and defer, instead of
+   * all campaigning at once and burning terms. The lowest live node waits nothing, so failover is not slowed.
+   */
+  private campaignAt(now: number): number {
+    if (this.eligibleSince === null) return Number.POSITIVE_INFINITY;
+    const rank = this.peers.aliveIds(now).filter((id) => id < this.id).length;
+    return this.eligibleSince + rank * this.config.heartbeatIntervalMs;
+  }
+
+  private wakeAt(now: number): number {
+    let wake = this.nextHeartbeatAt;
+    if (this.role === 'follower' && this.campaignAt(now) > now) wake = Math.min(wake, this.campaignAt(now));
+    if (this.role === 'leader') wake = Math.min(wake, this.leaseExpiry);
+    if (this.readyAt > now) wake = Math.min(wake, this.readyAt);
+    if (this.cooldownUntil > now) wake = Math.min(wake, this.cooldownUntil);
+    const grantEnd = this.voter.grantExpiresAt;
+    if (grantEnd !== null && grantEnd > now) wake = Math.min(wake, grantEnd);
+    return wake;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Helpers
+
+  private active(): boolean {
+    return this.started && !this.stopping;
+  }
+
+  private isReady(now: number): boolean {
+    return this.started && !this.stopping && now >= this.readyAt;
+  }
+
+  private canLead(now: number): boolean {
+    return (
+      this.isReady(now) && now >= this.cooldownUntil && 1 + this.peers.aliveIds(now).length >= this.timing.majority
+    );
+  }
+
+  private learnTerm(term: number): void {
+    if (term > this.knownTerm) this.knownTerm = term;
+  }
+
+  private heartbeat(now: number, leaving: boolean): Heartbeat {
+    const hb: Heartbeat = {
+      type: 'heartbeat',
+      incarnation: this.config.incarnation,
+      ready: !leaving && this.isReady(now),
+      canLead: !leaving && this.canLead(now),
+      leaving,
+      term: Math.max(this.knownTerm, this.voter.highestTerm),
+      leaderTerm: !leaving && this.isLeaderAt(now) ? this.lastLeaderTerm : 0,
+      sees: this.peers.aliveIds(now),
+    };
+    return hb;
+  }
+
+  /** The parts of a heartbeat whose change is worth telling peers about before the next interval. */
+  private describe(hb: Heartbeat): string {
+    return `${hb.ready}/${hb.canLead}/${hb.leaderTerm}`;
+  }
+
+  private broadcast(message: Message): void {
+    if (message.type === 'heartbeat') this.advertised = this.describe(message);
+    for (const id of this.peers.ids()) this.messagesOut.push({ to: id, message });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Protocol messages exchanged between nodes. The sender's ID is not part of a message: it is the
+ * authenticated peer ID of the link the message arrived on (see the transport handshake).
+ * @module
+ */
+
+/** Sent to every peer each heartbeat interval: liveness plus what the sender can see and do. */
+export interface Heartbeat {
+  readonly type: 'heartbeat';
+  /** Random per process start; a new value means the peer restarted and forgot its volatile state. */
+  readonly incarnation: number;
+  /** Past its restart wait: may grant votes and campaign. */
+  readonly ready: boolean;
+  /** Ready, not cooling down, and hears from a majority (itself included): it could win an election. */
+  readonly canLead: boolean;
+  /** Sent once by a node that is stopping gracefully. */
+  readonly leaving: boolean;
+  /** Highest term the sender knows of. */
+  readonly term: number;
+  /** The sender's leadership term while it leads, else 0. */
+  readonly leaderTerm: number;
+  /** Peer IDs the sender currently hears from (observability; not used for safety). */
+  readonly sees: readonly number[];
+}
+
+/** Asks for (or renews) the receiver's vote-lease for `term`. */
+export interface VoteRequest {
+  readonly type: 'vote-request';
+  readonly term: number;
+  readonly incarnation: number;
+  /** Per-incarnation sequence number; the candidate maps it back to the request's send time. */
+  readonly seq: number;
+}
+
+/** Why a vote was refused. */
+export type RefusalReason = 'not-ready' | 'bound' | 'stale-term' | 'prefer-lower' | 'released' | 'stopping';
+
+/** The answer to a {@link VoteRequest}. A refused request may still be granted later by a second reply. */
+export interface VoteReply {
+  readonly type: 'vote-reply';
+  readonly term: number;
+  /** The candidate's incarnation and request sequence number, echoed. */
+  readonly incarnation: number;
+  readonly seq: number;
+  readonly granted: boolean;
+  readonly reason: RefusalReason | null;
+  /** The voter's highest granted term: a hint for a candidate whose term is stale. */
+  readonly highestTerm: number;
+  /** Whom the voter's current lease is granted to (0: nobody). */
+  readonly holder: number;
+}
+
+/** Gives back every vote granted for requests up to `seq` of `incarnation`: the sender no longer counts them. */
+export interface Release {
+  readonly type: 'release';
+  readonly incarnation: number;
+  readonly seq: number;
+}
+
+export type Message = Heartbeat | VoteRequest | VoteReply | Release;

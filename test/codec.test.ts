@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { CodecError, decodeMessage, encodeMessage } from '../src/core/codec.ts';
+import type { Message } from '../src/core/messages.ts';
+
+const plain = { noNullPrototype: true } as const;
+const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+const message: fc.Arbitrary<Message> = fc.oneof(
+  fc.record(
+    {
+      type: fc.constant('heartbeat' as const),
+      incarnation: uint,
+      ready: fc.boolean(),
+      canLead: fc.boolean(),
+      leaving: fc.boolean(),
+      term: uint,
+      leaderTerm: uint,
+      sees: fc.array(uint, { maxLength: 20 }),
+    },
+    plain,
+  ),
+  fc.record({ type: fc.constant('vote-request' as const), term: uint, incarnation: uint, seq: uint }, plain),
+  fc.record(
+    {
+      type: fc.constant('vote-reply' as const),
+      term: uint,
+      incarnation: uint,
+      seq: uint,
+      granted: fc.boolean(),
+      reason: fc.constantFrom(null, 'not-ready', 'bound', 'stale-term', 'prefer-lower', 'released', 'stopping'),
+      highestTerm: uint,
+      holder: uint,
+    },
+    plain,
+  ),
+  fc.record({ type: fc.constant('release' as const), incarnation: uint, seq: uint }, plain),
+);
+
+describe('message codec', () => {
+  it('round-trips every message', () => {
+    fc.assert(
+      fc.property(message, (m) => assert.deepEqual(decodeMessage(encodeMessage(m)), m)),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects random bytes with CodecError only, never another exception', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodeMessage(bytes);
+        } catch (error) {
+          assert.ok(error instanceof CodecError, String(error));
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('rejects every truncation and any trailing byte of a valid message', () => {
+    fc.assert(
+      fc.property(message, fc.nat(), (m, cut) => {
+        const bytes = encodeMessage(m);
+        const short = bytes.subarray(0, cut % bytes.length);
+        assert.throws(() => decodeMessage(short), CodecError);
+        assert.throws(() => decodeMessage(Uint8Array.of(...bytes, 0)), CodecError);
+      }),
+    );
+  });
+
+  it('keeps heartbeats small', () => {
+    const bytes = encodeMessage({
+      type: 'heartbeat',
+      incarnation: 0xffffffff,
+      ready: true,
+      canLead: true,
+      leaving: false,
+      term: 1234,
+      leaderTerm: 1234,
+      sees: [2, 3, 4, 5],
+    });
+    assert.ok(bytes.length <= 20, `${bytes.length} bytes`);
+  });
+});

@@ -1,0 +1,452 @@
+import { decodeMessage, encodeMessage } from '../../src/core/codec.ts';
+import type { CoreConfig } from '../../src/core/config.ts';
+import { type Effects, ElectionCore } from '../../src/core/election-core.ts';
+import type { PersistedState } from '../../src/core/voter.ts';
+import { EventQueue } from './event-queue.ts';
+import { Prng } from './prng.ts';
+
+/**
+ * Deterministic simulation of a cluster of {@link ElectionCore}s: virtual real time, one drifting monotonic clock
+ * per process, an in-memory network that drops, delays, duplicates and reorders, partitions (symmetric and
+ * one-way), crashes with restarts, and process pauses. Invariants are checked after every event; everything
+ * random comes from one seed, so a failing seed replays exactly.
+ */
+
+export interface SimTiming {
+  heartbeatIntervalMs: number;
+  leaseMs: number;
+  peerTimeoutMs: number;
+  maxDriftRate: number;
+}
+
+export interface SimOptions {
+  seed: number;
+  /** Node IDs (any distinct positive integers). */
+  ids: number[];
+  timing: SimTiming;
+  /** Whether nodes keep their persisted state across restarts (the `stateDir` option). */
+  persistence: boolean;
+  /** Length of the phase with faults, ms of real time. */
+  faultMs: number;
+  /** Length of the stable phase after every fault heals, ms. */
+  stableMs: number;
+  /** Mean time between fault injections. */
+  faultEveryMs: number;
+  /** Nodes left crashed for good at the start of the stable phase (a minority, so a leader must appear). */
+  permanentlyDown: number;
+  /**
+   * How fast clocks really drift; defaults to `timing.maxDriftRate`, the bound the nodes are told. Set it higher
+   * to check that the invariant checker catches a cluster whose assumptions are broken.
+   */
+  actualDriftRate?: number;
+}
+
+export class InvariantViolation extends Error {}
+
+/** Far above any sane run (~10k events per simulated second): more means a livelock in the core. */
+const MAX_EVENTS = 2_000_000;
+
+interface SimNode {
+  readonly id: number;
+  core: ElectionCore | null;
+  /** Incremented on every crash and restart: stale events for an earlier process are ignored. */
+  generation: number;
+  bootAt: number;
+  clockOffset: number;
+  clockRate: number;
+  pausedUntil: number;
+  wakeToken: number;
+  durable: PersistedState | undefined;
+}
+
+type SimEvent =
+  | { kind: 'wake'; id: number; generation: number; token: number }
+  | { kind: 'deliver'; from: number; to: number; generation: number; bytes: Uint8Array }
+  | { kind: 'link'; id: number; peer: number; generation: number; up: boolean }
+  | { kind: 'fault' }
+  | { kind: 'heal-partition'; epoch: number }
+  | { kind: 'restart'; id: number; generation: number }
+  | { kind: 'stabilize' };
+
+export interface Leadership {
+  id: number;
+  term: number;
+  from: number;
+  to: number | null;
+}
+
+export interface SimResult {
+  seed: number;
+  leaderships: Leadership[];
+  /** Real time from the start of the stable phase to the first moment some node led, or null. */
+  stableLeaderAfterMs: number | null;
+  finalLeader: number | null;
+  expectedFinalLeader: number;
+  events: number;
+  faults: Record<string, number>;
+}
+
+export class Simulator {
+  private readonly rng: Prng;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodes = new Map<number, SimNode>();
+  private now = 0;
+  private group = new Map<number, number>();
+  private readonly blocked = new Set<string>();
+  private partitionEpoch = 0;
+  private dropRate = 0;
+  private duplicateRate = 0;
+  private longDelayRate = 0;
+  private stable = false;
+  private stableAt = Number.POSITIVE_INFINITY;
+  private stableLeaderAt: number | null = null;
+  private maxTermGained = 0;
+  private readonly leaderships: Leadership[] = [];
+  private readonly open = new Map<number, Leadership>();
+  private readonly faults: Record<string, number> = {};
+  private readonly trace: string[] = [];
+  private eventCount = 0;
+
+  constructor(private readonly options: SimOptions) {
+    this.rng = new Prng(options.seed);
+  }
+
+  run(): SimResult {
+    const { ids, faultMs, stableMs } = this.options;
+    for (const id of ids) {
+      this.nodes.set(id, {
+        id,
+        core: null,
+        generation: 0,
+        bootAt: 0,
+        clockOffset: 0,
+        clockRate: 1,
+        pausedUntil: 0,
+        wakeToken: 0,
+        durable: undefined,
+      });
+      this.group.set(id, 0);
+    }
+    for (const id of ids) this.boot(id);
+    this.queue.push(this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
+    this.queue.push(faultMs, { kind: 'stabilize' });
+    const end = faultMs + stableMs;
+    for (;;) {
+      const next = this.queue.pop();
+      if (next === undefined || next.time > end) break;
+      this.now = next.time;
+      if (++this.eventCount > MAX_EVENTS) this.fail(`runaway: more than ${MAX_EVENTS} events`);
+      this.handle(next.item);
+      this.checkSafety();
+    }
+    this.now = end;
+    this.checkSafety();
+    return this.finish();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Processes and clocks
+
+  private local(node: SimNode, at = this.now): number {
+    return node.clockOffset + (at - node.bootAt) * node.clockRate;
+  }
+
+  private realAt(node: SimNode, local: number): number {
+    return node.bootAt + (local - node.clockOffset) / node.clockRate;
+  }
+
+  private boot(id: number): void {
+    const node = this.nodes.get(id)!;
+    const rho = this.options.actualDriftRate ?? this.options.timing.maxDriftRate;
+    node.generation++;
+    node.bootAt = this.now;
+    node.clockOffset = this.rng.range(0, 1e6);
+    // Extremes of the permitted drift are the interesting cases, so favour them.
+    node.clockRate = 1 + (this.rng.chance(0.5) ? this.rng.pick([-rho, rho]) : this.rng.range(-rho, rho));
+    node.pausedUntil = 0;
+    const config: CoreConfig = {
+      id,
+      clusterSize: this.options.ids.length,
+      ...this.options.timing,
+      incarnation: this.rng.int(1, 0xffffffff),
+    };
+    node.core = new ElectionCore(config, this.options.persistence ? node.durable : undefined);
+    this.log(`boot ${id} gen=${node.generation} rate=${node.clockRate.toFixed(4)}`);
+    this.apply(node, node.core.start(this.local(node)));
+    for (const peer of this.options.ids) {
+      if (peer === id) continue;
+      this.notifyLink(id, peer, true);
+      this.notifyLink(peer, id, true);
+    }
+  }
+
+  private crash(id: number): void {
+    const node = this.nodes.get(id)!;
+    if (node.core === null) return;
+    this.closeLeadership(id);
+    node.core = null;
+    node.generation++;
+    this.log(`crash ${id}`);
+    for (const peer of this.options.ids) {
+      if (peer !== id && this.rng.chance(0.8)) this.notifyLink(peer, id, false);
+    }
+  }
+
+  private notifyLink(id: number, peer: number, up: boolean): void {
+    const node = this.nodes.get(id)!;
+    this.queue.push(this.now + this.rng.range(0.1, 3), { kind: 'link', id, peer, generation: node.generation, up });
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Events
+
+  private handle(event: SimEvent): void {
+    switch (event.kind) {
+      case 'wake': {
+        const node = this.nodes.get(event.id)!;
+        if (node.core === null || node.generation !== event.generation || node.wakeToken !== event.token) return;
+        if (this.deferIfPaused(node, event)) return;
+        this.apply(node, node.core.tick(this.local(node)));
+        return;
+      }
+      case 'deliver': {
+        const node = this.nodes.get(event.to)!;
+        if (node.core === null || node.generation !== event.generation) return;
+        if (this.deferIfPaused(node, event)) return;
+        if (this.cut(event.from, event.to)) return;
+        this.apply(node, node.core.receive(event.from, decodeMessage(event.bytes), this.local(node)));
+        return;
+      }
+      case 'link': {
+        const node = this.nodes.get(event.id)!;
+        if (node.core === null || node.generation !== event.generation) return;
+        if (this.deferIfPaused(node, event)) return;
+        const local = this.local(node);
+        this.apply(
+          node,
+          event.up ? node.core.peerConnected(event.peer, local) : node.core.peerDisconnected(event.peer, local),
+        );
+        return;
+      }
+      case 'restart': {
+        const node = this.nodes.get(event.id)!;
+        if (node.core === null && node.generation === event.generation) this.boot(event.id);
+        return;
+      }
+      case 'heal-partition':
+        if (event.epoch === this.partitionEpoch) this.healPartitions();
+        return;
+      case 'fault':
+        if (this.stable) return;
+        this.injectFault();
+        this.queue.push(this.now + this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
+        return;
+      case 'stabilize':
+        this.stabilize();
+        return;
+    }
+  }
+
+  /** A paused process handles nothing; what arrives waits, in order, until it resumes. */
+  private deferIfPaused(node: SimNode, event: SimEvent): boolean {
+    if (node.pausedUntil <= this.now) return false;
+    this.queue.push(node.pausedUntil, event);
+    return true;
+  }
+
+  private apply(node: SimNode, effects: Effects): void {
+    if (effects.persist !== null) node.durable = effects.persist;
+    for (const out of effects.messages) this.send(node.id, out.to, encodeMessage(out.message));
+    for (const event of effects.events) {
+      this.log(`node ${node.id}: ${JSON.stringify(event)}`);
+      if (event.type === 'gained') this.onGained(node.id, event.term);
+      if (event.type === 'lost') this.closeLeadership(node.id);
+    }
+    if (node.core !== null && Number.isFinite(effects.wakeAt)) {
+      const token = ++node.wakeToken;
+      // The epsilon keeps float rounding between clocks from waking the core a hair before its deadline, forever.
+      const at = Math.max(this.now, this.realAt(node, effects.wakeAt) + 1e-6);
+      // Timers fire late, sometimes much later under load; the core must cope.
+      const late = this.stable ? 0 : this.rng.chance(0.05) ? this.rng.range(0, 30) : this.rng.range(0, 1);
+      this.queue.push(at + late, { kind: 'wake', id: node.id, generation: node.generation, token });
+    }
+  }
+
+  private send(from: number, to: number, bytes: Uint8Array): void {
+    const target = this.nodes.get(to);
+    if (target === undefined || target.core === null) return;
+    if (this.cut(from, to) || this.rng.chance(this.dropRate)) return;
+    const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const delay = this.rng.chance(this.longDelayRate)
+        ? this.rng.range(0, 2 * this.options.timing.leaseMs)
+        : this.rng.range(0.05, this.stable ? 2 : 5);
+      this.queue.push(this.now + delay, { kind: 'deliver', from, to, generation: target.generation, bytes });
+    }
+  }
+
+  private cut(from: number, to: number): boolean {
+    return this.group.get(from) !== this.group.get(to) || this.blocked.has(`${from}>${to}`);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Faults
+
+  private count(kind: string): void {
+    this.faults[kind] = (this.faults[kind] ?? 0) + 1;
+  }
+
+  private injectFault(): void {
+    const ids = this.options.ids;
+    const lease = this.options.timing.leaseMs;
+    const roll = this.rng.next();
+    if (roll < 0.2) {
+      // Symmetric partition into two sides.
+      this.count('partition');
+      this.partitionEpoch++;
+      for (const id of ids) this.group.set(id, this.rng.chance(0.5) ? 1 : 0);
+      this.notifyPartitionLinks();
+      this.queue.push(this.now + this.rng.range(0.2 * lease, 4 * lease), {
+        kind: 'heal-partition',
+        epoch: this.partitionEpoch,
+      });
+    } else if (roll < 0.3) {
+      if (ids.length < 2) return;
+      this.count('one-way-cut');
+      const from = this.rng.pick(ids);
+      this.blocked.add(`${from}>${this.rng.pick(ids.filter((id) => id !== from))}`);
+    } else if (roll < 0.45) {
+      this.count('crash');
+      const victim = this.rng.pick(ids);
+      this.crash(victim);
+      const node = this.nodes.get(victim)!;
+      this.queue.push(this.now + this.rng.range(0, 3 * lease), {
+        kind: 'restart',
+        id: victim,
+        generation: node.generation,
+      });
+    } else if (roll < 0.6) {
+      this.count('pause');
+      const node = this.nodes.get(this.rng.pick(ids))!;
+      if (node.core !== null) node.pausedUntil = Math.max(node.pausedUntil, this.now + this.rng.range(0, 3 * lease));
+    } else if (roll < 0.75) {
+      this.count('lossy-network');
+      this.dropRate = this.rng.pick([0, 0.05, 0.2, 0.5]);
+      this.duplicateRate = this.rng.pick([0, 0.05, 0.2]);
+      this.longDelayRate = this.rng.pick([0, 0.01, 0.05]);
+    } else if (roll < 0.85) {
+      this.count('heal');
+      this.healPartitions();
+    } else {
+      if (ids.length < 2) return;
+      this.count('link-flap');
+      const a = this.rng.pick(ids);
+      const b = this.rng.pick(ids.filter((id) => id !== a));
+      this.notifyLink(a, b, false);
+      this.notifyLink(b, a, false);
+      this.notifyLink(a, b, true);
+    }
+  }
+
+  private healPartitions(): void {
+    for (const id of this.options.ids) this.group.set(id, 0);
+    this.blocked.clear();
+    this.partitionEpoch++;
+  }
+
+  private notifyPartitionLinks(): void {
+    for (const a of this.options.ids) {
+      for (const b of this.options.ids) {
+        if (a !== b && this.cut(a, b) && this.rng.chance(0.5)) this.notifyLink(a, b, false);
+      }
+    }
+  }
+
+  private stabilize(): void {
+    this.stable = true;
+    this.stableAt = this.now;
+    this.healPartitions();
+    this.dropRate = 0;
+    this.duplicateRate = 0;
+    this.longDelayRate = 0;
+    const ids = this.options.ids;
+    const down = new Set(
+      ids
+        .slice()
+        .sort(() => this.rng.next() - 0.5)
+        .slice(0, this.options.permanentlyDown),
+    );
+    for (const id of ids) {
+      const node = this.nodes.get(id)!;
+      if (down.has(id)) {
+        this.crash(id);
+        continue;
+      }
+      if (node.pausedUntil > this.now) node.pausedUntil = this.now;
+      if (node.core === null) this.boot(id);
+    }
+    // Messages still in flight from the fault phase may arrive late: that is part of "stable" too.
+    this.log('stabilize');
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Invariants
+
+  private onGained(id: number, term: number): void {
+    if (this.options.persistence && term <= this.maxTermGained) {
+      this.fail(`node ${id} gained leadership with term ${term}, not above earlier term ${this.maxTermGained}`);
+    }
+    this.maxTermGained = Math.max(this.maxTermGained, term);
+    const leadership = { id, term, from: this.now, to: null };
+    this.leaderships.push(leadership);
+    this.open.set(id, leadership);
+  }
+
+  private closeLeadership(id: number): void {
+    const leadership = this.open.get(id);
+    if (leadership) {
+      leadership.to = this.now;
+      this.open.delete(id);
+    }
+  }
+
+  private leadersNow(): number[] {
+    const leaders: number[] = [];
+    for (const node of this.nodes.values()) {
+      // A paused process is judged by what it would conclude if it acted now.
+      if (node.core?.isLeaderAt(this.local(node))) leaders.push(node.id);
+    }
+    return leaders;
+  }
+
+  private checkSafety(): void {
+    const leaders = this.leadersNow();
+    if (leaders.length > 1) this.fail(`two leaders at once: ${leaders.join(', ')}`);
+    if (this.stable && this.stableLeaderAt === null && leaders.length === 1) this.stableLeaderAt = this.now;
+  }
+
+  private finish(): SimResult {
+    const up = this.options.ids.filter((id) => this.nodes.get(id)!.core !== null);
+    const leaders = this.leadersNow();
+    return {
+      seed: this.options.seed,
+      leaderships: this.leaderships,
+      stableLeaderAfterMs: this.stableLeaderAt === null ? null : this.stableLeaderAt - this.stableAt,
+      finalLeader: leaders[0] ?? null,
+      expectedFinalLeader: Math.min(...up),
+      events: this.eventCount,
+      faults: this.faults,
+    };
+  }
+
+  private log(line: string): void {
+    this.trace.push(`${this.now.toFixed(3)} ${line}`);
+    if (this.trace.length > 400) this.trace.splice(0, 200);
+  }
+
+  private fail(message: string): never {
+    throw new InvariantViolation(
+      `seed ${this.options.seed}: ${message} at t=${this.now.toFixed(3)}ms\n--- last events ---\n${this.trace.slice(-60).join('\n')}`,
+    );
+  }
+}
