@@ -40,7 +40,13 @@ export type TransportErrorReason =
   | 'handshake-timeout'
   | 'too-many-connections'
   | 'insecure-refused'
-  | 'listen-failed';
+  | 'listen-failed'
+  /** An established link received nothing (not even a keepalive) for `idleTimeoutMs`: the peer is gone or stuck. */
+  | 'idle-timeout'
+  /** A peer stopped reading and its socket's write backlog passed `maxWriteBufferBytes`. */
+  | 'write-buffer-full'
+  /** The peer refused with a reason code this version does not know. */
+  | 'refused';
 
 /** A connection-level problem: emitted as an `'error'` event, never thrown out of the event loop. */
 export class TransportError extends LeaderIpError {
