@@ -1,1 +1,52 @@
-export const x = 1;
+/**
+ * leader-ip: leader election for small clusters of Node servers (a bully election with a majority quorum, made
+ * safe by vote-leases and fencing terms) and the wiring to move a cloud floating IP to the leader.
+ *
+ * The DigitalOcean assigner is in `leader-ip/digitalocean`; test doubles are in `leader-ip/testing`.
+ * @module
+ */
+
+export {
+  type AssignOptions,
+  type FloatingIpAssigner,
+  type HolderId,
+  type HolderOptions,
+  StaleTermError,
+  sameHolder,
+  TermFence,
+} from './assigners/floating-ip-assigner.ts';
+export {
+  type AssignedInfo,
+  type AssignFailedInfo,
+  type BindFloatingIpOptions,
+  bindFloatingIp,
+  type FloatingIpBinding,
+  type FloatingIpBindingEvents,
+  type LeadershipSource,
+  type ReconciledInfo,
+} from './bind-floating-ip.ts';
+export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
+export type {
+  ElectionNodeEvents,
+  GainedLeadershipInfo,
+  LeaderChangeInfo,
+  LostLeadershipInfo,
+  LostLeadershipReason,
+} from './election-events.ts';
+export {
+  ElectionNode,
+  type ElectionNodeOptions,
+  type ElectionNodeStatus,
+  type TransportTuning,
+} from './election-node.ts';
+export {
+  AbortError,
+  AssignerError,
+  ConfigError,
+  LeaderIpError,
+  StateError,
+  TransportError,
+  type TransportErrorReason,
+} from './errors.ts';
+export { ELECTION_DEFAULTS } from './node/options.ts';
+export type { TcpTransportStats, TransportStats } from './transport/types.ts';

@@ -1,0 +1,367 @@
+import { isIP } from 'node:net';
+import { AssignerError, ConfigError } from '../../errors.ts';
+import { logger } from '../../util/log.ts';
+import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
+import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
+import { abortErrorOf, backoffDelay, Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { type ApiResponse, apiError, type CallContext, DigitalOceanClient, isPendingEvent } from './client.ts';
+import {
+  DigitalOceanActionError,
+  DigitalOceanApiError,
+  DigitalOceanDeadlineError,
+  DigitalOceanNetworkError,
+} from './errors.ts';
+import { DEFAULT_METADATA_URL, readDropletId } from './metadata.ts';
+
+const log = logger('digitalocean');
+
+/** Retry policy of {@link DigitalOceanAssignerOptions.retry}. */
+export interface DigitalOceanRetryOptions {
+  /** Attempts per request for 429, 5xx and network errors, the first included. Default 5. */
+  maxAttempts?: number | undefined;
+  /** First backoff step in ms (doubles per attempt, equal jitter). Default 250. */
+  baseDelayMs?: number | undefined;
+  /** Largest backoff step in ms. Default 8000. */
+  maxDelayMs?: number | undefined;
+  /** A 429 whose `retry-after`/`ratelimit-reset` asks for a longer wait fails at once (retryable). Default 60000. */
+  maxRateLimitWaitMs?: number | undefined;
+}
+
+/** Options of {@link DigitalOceanAssigner}. */
+export interface DigitalOceanAssignerOptions {
+  /** API token with `reserved_ip:read`, `reserved_ip:update` and `droplet:read` scopes. Sent only as a header. */
+  token: string;
+  /** The reserved IPv4 address, e.g. `'203.0.113.7'`. */
+  ip: string;
+  /** This machine's droplet ID. Default: read once from the metadata service. */
+  dropletId?: number | undefined;
+  /** API base URL. Default `https://api.digitalocean.com`. */
+  baseUrl?: string | undefined;
+  /** Metadata service base URL. Default `http://169.254.169.254`. */
+  metadataUrl?: string | undefined;
+  /** API flavour: `reserved_ips` (default) or the legacy, equivalent `floating_ips`. */
+  endpoint?: 'reserved_ips' | 'floating_ips' | undefined;
+  /** Timeout of one HTTP request in ms. Default 10000. */
+  requestTimeoutMs?: number | undefined;
+  /** Overall deadline of one `assign()` call in ms, waits included. Default 60000. */
+  assignTimeoutMs?: number | undefined;
+  /** First delay between polls of an action (or of a locked IP) in ms; grows ×1.5 per poll. Default 1000. */
+  pollIntervalMs?: number | undefined;
+  /** Largest delay between polls in ms. Default 4000. */
+  maxPollIntervalMs?: number | undefined;
+  /** Per-attempt timeout of the metadata request in ms (3 attempts). Default 1000. */
+  metadataTimeoutMs?: number | undefined;
+  retry?: DigitalOceanRetryOptions | undefined;
+  /** A `fetch` implementation (proxies, instrumentation, tests). Default: the global `fetch`. */
+  fetch?: typeof globalThis.fetch | undefined;
+}
+
+const KNOWN_KEYS = [
+  'token',
+  'ip',
+  'dropletId',
+  'baseUrl',
+  'metadataUrl',
+  'endpoint',
+  'requestTimeoutMs',
+  'assignTimeoutMs',
+  'pollIntervalMs',
+  'maxPollIntervalMs',
+  'metadataTimeoutMs',
+  'retry',
+  'fetch',
+] as const;
+const RETRY_KEYS = ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRateLimitWaitMs'] as const;
+const MAX_TIMER_MS = 2_147_483_647;
+
+interface IpState {
+  dropletId: number | null;
+  locked: boolean;
+}
+
+/**
+ * Moves a DigitalOcean reserved IP (formerly "floating IP") to this droplet.
+ *
+ * `assign()` reads the IP first and returns without any action when it is already here. Otherwise it posts an
+ * `assign` action, polls it until `completed` and confirms by reading the IP again: three requests plus one per
+ * poll (about 6 for a 3 s action with the default poll schedule). While the IP is locked by an earlier action (or the post answers 422 "pending event") it polls the IP
+ * until unlocked and starts over. A 422 for another reason (e.g. the droplet is in another region), 401, 403
+ * and 404 fail at once. 429 waits as the response asks; 5xx and network errors back off and retry.
+ *
+ * Fencing: every `assign({ term })` is checked against the highest term this instance has been given. A lower
+ * term is refused with `StaleTermError`, and a call that is overtaken by a newer term stops before its next
+ * request. DigitalOcean itself cannot fence, so an action already posted still runs; `bindFloatingIp`'s
+ * reconciliation corrects the IP if a late action moved it.
+ */
+export class DigitalOceanAssigner implements FloatingIpAssigner {
+  /** The reserved IP this assigner moves. */
+  readonly ip: string;
+  readonly endpoint: 'reserved_ips' | 'floating_ips';
+  readonly #client: DigitalOceanClient;
+  readonly #fence = new TermFence();
+  readonly #assignTimeoutMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #maxPollIntervalMs: number;
+  readonly #metadataUrl: string;
+  readonly #metadataTimeoutMs: number;
+  readonly #retry: Required<DigitalOceanRetryOptions>;
+  readonly #fetch: typeof globalThis.fetch | undefined;
+  #dropletId: number | undefined;
+  #dropletIdPromise: Promise<number> | undefined;
+
+  constructor(options: DigitalOceanAssignerOptions) {
+    const o = checkObject(options, 'options');
+    checkKnownKeys(o, KNOWN_KEYS);
+    const token = checkString(o.token, 'token', 4096);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('token', 'must be printable ASCII without spaces');
+    this.ip = checkIpv4(o.ip, 'ip');
+    this.#dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
+    const baseUrl = checkUrl(o.baseUrl ?? 'https://api.digitalocean.com', 'baseUrl');
+    this.#metadataUrl = checkUrl(o.metadataUrl ?? DEFAULT_METADATA_URL, 'metadataUrl');
+    const endpoint = o.endpoint ?? 'reserved_ips';
+    if (endpoint !== 'reserved_ips' && endpoint !== 'floating_ips') {
+      throw new ConfigError('endpoint', "expected 'reserved_ips' or 'floating_ips'");
+    }
+    this.endpoint = endpoint;
+    const requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
+    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 60_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
+    this.#pollIntervalMs = checkInt(o.pollIntervalMs ?? 1000, 'pollIntervalMs', 1, MAX_TIMER_MS);
+    this.#maxPollIntervalMs = checkInt(
+      o.maxPollIntervalMs ?? Math.max(4000, this.#pollIntervalMs),
+      'maxPollIntervalMs',
+      this.#pollIntervalMs,
+      MAX_TIMER_MS,
+    );
+    this.#metadataTimeoutMs = checkInt(o.metadataTimeoutMs ?? 1000, 'metadataTimeoutMs', 1, MAX_TIMER_MS);
+    const retry = o.retry === undefined ? {} : checkObject(o.retry, 'retry');
+    checkKnownKeys(retry, RETRY_KEYS, 'retry.');
+    const baseDelayMs = checkInt(retry.baseDelayMs ?? 250, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
+    this.#retry = {
+      maxAttempts: checkInt(retry.maxAttempts ?? 5, 'retry.maxAttempts', 1, 100),
+      baseDelayMs,
+      maxDelayMs: checkInt(
+        retry.maxDelayMs ?? Math.max(8000, baseDelayMs),
+        'retry.maxDelayMs',
+        baseDelayMs,
+        MAX_TIMER_MS,
+      ),
+      maxRateLimitWaitMs: checkInt(retry.maxRateLimitWaitMs ?? 60_000, 'retry.maxRateLimitWaitMs', 0, MAX_TIMER_MS),
+    };
+    if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('fetch', 'expected a function');
+    this.#fetch = o.fetch as typeof globalThis.fetch | undefined;
+    this.#client = new DigitalOceanClient({
+      token,
+      baseUrl,
+      requestTimeoutMs,
+      retry: this.#retry,
+      fetch: this.#fetch,
+    });
+  }
+
+  /** This droplet's ID: the `dropletId` option, or read once from the metadata service (then cached). */
+  async self(options: HolderOptions = {}): Promise<number> {
+    if (this.#dropletId !== undefined) return this.#dropletId;
+    this.#dropletIdPromise ??= readDropletId({
+      metadataUrl: this.#metadataUrl,
+      timeoutMs: this.#metadataTimeoutMs,
+      attempts: 3,
+      fetch: this.#fetch,
+    }).then(
+      (id) => {
+        this.#dropletId = id;
+        return id;
+      },
+      (error: unknown) => {
+        this.#dropletIdPromise = undefined;
+        throw error;
+      },
+    );
+    return withSignal(this.#dropletIdPromise, options.signal);
+  }
+
+  /** The droplet holding the IP now, or `null`. One GET (retried on 429/5xx/network errors). */
+  async holder(options: HolderOptions = {}): Promise<number | null> {
+    const state = await this.#read({ signal: options.signal, idempotent: true });
+    return state.dropletId;
+  }
+
+  /** Makes this droplet the holder; see the class description. Rejects with typed errors only. */
+  async assign(options: AssignOptions = {}): Promise<void> {
+    const { signal, term } = options;
+    this.#fence.admit(term);
+    throwIfAborted(signal);
+    const started = performance.now();
+    const ctx: CallContext = {
+      signal,
+      term,
+      deadline: new Deadline(this.#assignTimeoutMs),
+      guard: () => this.#fence.check(term),
+      idempotent: true,
+    };
+    const me = await this.self({ signal });
+    log('assign %s to droplet %d (term %s)', this.ip, me, term);
+    let state = await this.#read(ctx);
+    let postFailures = 0;
+    for (;;) {
+      if (state.locked) {
+        state = await this.#waitUnlocked(ctx);
+        continue;
+      }
+      if (state.dropletId === me) {
+        log('%s is on droplet %d (term %s, %d ms)', this.ip, me, term, Math.round(performance.now() - started));
+        return;
+      }
+      let response: ApiResponse;
+      try {
+        response = await this.#client.request(
+          'POST',
+          this.#actionsPath(),
+          { ...ctx, idempotent: false },
+          { type: 'assign', droplet_id: me },
+        );
+      } catch (error) {
+        const transient = error instanceof DigitalOceanNetworkError || error instanceof DigitalOceanApiError;
+        if (!(transient && error.retryable) || ++postFailures >= this.#retry.maxAttempts) throw error;
+        // The action may have been created anyway: look at the IP before posting again.
+        await this.#pauseFor(backoffDelay(postFailures, this.#retry.baseDelayMs, this.#retry.maxDelayMs), ctx);
+        state = await this.#read(ctx);
+        continue;
+      }
+      if (response.status === 201) {
+        const actionId = readActionId(response.body);
+        log('assign action %d posted (term %s)', actionId, term);
+        state = await this.#followAction(actionId, me, ctx);
+        continue;
+      }
+      if (isPendingEvent(response)) {
+        log('pending event on %s; waiting (term %s)', this.ip, term);
+        state = await this.#waitUnlocked(ctx);
+        continue;
+      }
+      const failure = apiError(response, 'POST', this.#actionsPath());
+      if (!failure.retryable || ++postFailures >= this.#retry.maxAttempts) throw failure;
+      await this.#pauseFor(backoffDelay(postFailures, this.#retry.baseDelayMs, this.#retry.maxDelayMs), ctx);
+      state = await this.#read(ctx);
+    }
+  }
+
+  // Polls the action until it ends, then returns the IP's (unlocked) state if it is here; throws otherwise.
+  async #followAction(actionId: number, me: number, ctx: CallContext): Promise<IpState> {
+    const path = `${this.#actionsPath()}/${actionId}`;
+    let delay = this.#pollIntervalMs;
+    for (;;) {
+      await this.#pauseFor(delay, ctx);
+      delay = Math.min(delay * 1.5, this.#maxPollIntervalMs);
+      const response = await this.#client.request('GET', path, ctx);
+      if (response.status === 404) {
+        // Some IPs' actions cannot be read back: the IP itself tells the outcome once it unlocks.
+        log('action %d not found; reading the IP instead', actionId);
+        return this.#settle(actionId, me, ctx, 'not-confirmed');
+      }
+      if (response.status !== 200) throw apiError(response, 'GET', path);
+      const status = readActionStatus(response.body);
+      if (status === 'completed') return this.#settle(actionId, me, ctx, 'not-confirmed');
+      if (status === 'errored') return this.#settle(actionId, me, ctx, 'errored');
+    }
+  }
+
+  async #settle(
+    actionId: number,
+    me: number,
+    ctx: CallContext,
+    outcome: 'errored' | 'not-confirmed',
+  ): Promise<IpState> {
+    let state = await this.#read(ctx);
+    if (state.locked) state = await this.#waitUnlocked(ctx);
+    if (state.dropletId === me) return state;
+    throw new DigitalOceanActionError(outcome, actionId, state.dropletId);
+  }
+
+  // Polls the IP until no action holds it. Every caller has just learnt it is busy, so it waits before each read.
+  async #waitUnlocked(ctx: CallContext): Promise<IpState> {
+    let delay = this.#pollIntervalMs;
+    for (;;) {
+      await this.#pauseFor(delay, ctx);
+      delay = Math.min(delay * 1.5, this.#maxPollIntervalMs);
+      const state = await this.#read(ctx);
+      if (!state.locked) return state;
+    }
+  }
+
+  async #pauseFor(ms: number, ctx: CallContext): Promise<void> {
+    const deadline = ctx.deadline;
+    if (deadline !== undefined && ms >= deadline.remaining()) {
+      throw new DigitalOceanDeadlineError(deadline.timeoutMs, 'waiting for the IP');
+    }
+    await sleep(ms, ctx.signal);
+  }
+
+  async #read(ctx: CallContext): Promise<IpState> {
+    const path = `/v2/${this.endpoint}/${this.ip}`;
+    const response = await this.#client.request('GET', path, ctx);
+    if (response.status !== 200) throw apiError(response, 'GET', path);
+    const key = this.endpoint === 'reserved_ips' ? 'reserved_ip' : 'floating_ip';
+    const record = (response.body as Record<string, unknown> | undefined)?.[key] as
+      | { droplet?: { id?: unknown } | null; locked?: unknown }
+      | undefined;
+    const id = record?.droplet?.id;
+    if (record === undefined || (record.droplet != null && typeof id !== 'number')) {
+      throw new AssignerError('ERR_DO_BAD_RESPONSE', `unexpected body from GET ${path}`, { retryable: true });
+    }
+    return { dropletId: typeof id === 'number' ? id : null, locked: record.locked === true };
+  }
+
+  #actionsPath(): string {
+    return `/v2/${this.endpoint}/${this.ip}/actions`;
+  }
+}
+
+function readActionId(body: unknown): number {
+  const id = (body as { action?: { id?: unknown } } | undefined)?.action?.id;
+  if (typeof id !== 'number') {
+    throw new AssignerError('ERR_DO_BAD_RESPONSE', 'the assign response carries no action ID', { retryable: true });
+  }
+  return id;
+}
+
+function readActionStatus(body: unknown): unknown {
+  return (body as { action?: { status?: unknown } } | undefined)?.action?.status;
+}
+
+function checkIpv4(value: unknown, field: string): string {
+  if (typeof value !== 'string' || isIP(value) !== 4) throw new ConfigError(field, 'expected an IPv4 address');
+  return value;
+}
+
+function checkUrl(value: unknown, field: string): string {
+  const text = checkString(value, field);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(field, 'expected an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
+  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
+  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
+  return text.replace(/\/+$/, '');
+}
+
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortErrorOf(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

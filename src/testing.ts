@@ -1,0 +1,28 @@
+/**
+ * `leader-ip/testing`: test doubles for code that uses leader-ip — a mock floating-IP assigner and a fake
+ * DigitalOcean API server. Neither talks to a cloud; neither loads `ky`.
+ * @module
+ */
+
+export {
+  type MockAssignerCall,
+  type MockAssignerEvents,
+  type MockAssignerOptions,
+  type MockFailure,
+  MockFloatingIpAssigner,
+  SimulatedFloatingIp,
+  type SimulatedFloatingIpEvents,
+  type SimulatedIpChange,
+} from './assigners/mock.ts';
+export {
+  type FakeAction,
+  FakeDigitalOcean,
+  type FakeDigitalOceanOptions,
+  type FakeDroplet,
+  type FakeFault,
+  type FakeRequestRecord,
+  type FakeRequestValidator,
+  type FakeReservedIp,
+  type FakeResponseValidator,
+  type FakeValidatedRequest,
+} from './testing/fake-digitalocean.ts';

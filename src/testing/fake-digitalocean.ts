@@ -1,0 +1,672 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A droplet the fake knows. */
+export interface FakeDroplet {
+  id: number;
+  /** Region slug, e.g. `nyc3`. Assigning an IP of another region answers 422. */
+  region: string;
+  name?: string | undefined;
+}
+
+/** A reserved IP the fake knows. */
+export interface FakeReservedIp {
+  ip: string;
+  region: string;
+  /** Initial holder. Default: unassigned. */
+  dropletId?: number | null | undefined;
+  /** Polling this IP's actions answers 404, as happens for some real IPs. */
+  actionsNotFound?: boolean | undefined;
+}
+
+/** One request as the fake received it. The Authorization header is never kept, only whether it matched. */
+export interface FakeRequestRecord {
+  /** 1, 2, 3… in arrival order. */
+  seq: number;
+  /** `performance.now()` at arrival. */
+  at: number;
+  method: string;
+  /** Path and query, e.g. `/v2/reserved_ips/203.0.113.10/actions/7`. */
+  path: string;
+  kind: 'api' | 'metadata';
+  /** Parsed JSON body, if any. */
+  body: unknown;
+  hadAuthorization: boolean;
+  /** The bearer token matched. */
+  authorized: boolean;
+  /** Set once answered: the HTTP status, or `'dropped'` when the connection was destroyed instead. */
+  outcome: number | 'dropped' | undefined;
+}
+
+/** What a validator is shown of a request. */
+export interface FakeValidatedRequest {
+  method: string;
+  /** Path without query. */
+  pathname: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body; `undefined` when there was none. */
+  body: unknown;
+  rawBody: string;
+}
+
+/** Returns the problems with a request (empty when it is fine). */
+export type FakeRequestValidator = (request: FakeValidatedRequest) => string[];
+/** Returns the problems with a response the fake is about to send (empty when it is fine). */
+export type FakeResponseValidator = (request: FakeValidatedRequest, status: number, body: unknown) => string[];
+
+/** Options of {@link FakeDigitalOcean.start}. */
+export interface FakeDigitalOceanOptions {
+  /** The only bearer token accepted. Default `'fake-do-token'`. */
+  token?: string | undefined;
+  /** Default: droplets 101, 102, 103 in `nyc3` and 201 in `ams3`. */
+  droplets?: FakeDroplet[] | undefined;
+  /** Default: `203.0.113.10` in `nyc3`, unassigned. */
+  reservedIps?: FakeReservedIp[] | undefined;
+  /** How long an action stays `in-progress` (and its IP `locked`). Default 30 ms. */
+  actionDurationMs?: number | undefined;
+  /** Sliding-window request budget; beyond it, 429 with `retry-after` and `ratelimit-*`. Default 250 per 60 s. */
+  rateLimit?: { limit: number; windowMs: number } | undefined;
+  /** What `/metadata/v1/id` answers; `null` answers 404. Settable later. Default `null`. */
+  metadataDropletId?: number | null | undefined;
+  /** Put `request_id` in error bodies (it is always in the `x-request-id` header). Default true. */
+  requestIdInErrorBody?: boolean | undefined;
+  /** Checks every API request; a problem is recorded in `violations` and answered with 400. */
+  validateRequest?: FakeRequestValidator | undefined;
+  /** Checks every API response before it is sent; a problem is recorded in `violations`. */
+  validateResponse?: FakeResponseValidator | undefined;
+}
+
+/** A scripted failure for the next matching request(s), see {@link FakeDigitalOcean.inject}. */
+export interface FakeFault {
+  /** Which requests: method and path (exact string, or a RegExp tested against the path). Default: any API request. */
+  match?: { method?: string | undefined; path?: string | RegExp | undefined } | undefined;
+  /** How many matching requests it hits. Default 1. */
+  times?: number | undefined;
+  /** `drop` destroys the connection without an answer. */
+  kind: 'status' | 'drop';
+  /** For `status`: the HTTP status. */
+  status?: number | undefined;
+  /** For `status`: the JSON body. Default: a DigitalOcean-style error body for the status. */
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+}
+
+/** An action the fake runs (from a client or started with {@link FakeDigitalOcean.startAction}). */
+export interface FakeAction {
+  readonly id: number;
+  readonly ip: string;
+  readonly type: 'assign' | 'unassign';
+  readonly dropletId: number | null;
+  status: 'in-progress' | 'completed' | 'errored';
+  /** Resolves when the action completes or errors. */
+  readonly settled: Promise<void>;
+}
+
+interface IpRecord {
+  ip: string;
+  region: string;
+  dropletId: number | null;
+  actionsNotFound: boolean;
+  pending: FakeAction | undefined;
+  failNextAction: boolean;
+}
+
+interface ActionRecord extends FakeAction {
+  startedAt: string;
+  completedAt: string | null;
+}
+
+type Reply = [status: number, payload: unknown];
+
+interface Armed {
+  fault: FakeFault;
+  left: number;
+}
+
+const IP_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)$/;
+const ACTIONS_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)\/actions$/;
+const ACTION_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)\/actions\/([^/]+)$/;
+const GLOBAL_ACTION_PATH = /^\/v2\/actions\/([^/]+)$/;
+
+/**
+ * A fake DigitalOcean API on a real HTTP server (127.0.0.1, random port), for testing code that uses
+ * `DigitalOceanAssigner` without a cloud account. It behaves like the real API where it matters for failover:
+ * asynchronous actions (`in-progress` → `completed`), `locked: true` while one is in flight, 422 "pending event"
+ * for a second one, 422 for a droplet in another region, 401 on a bad token, 404 for unknown IPs, 429 past a
+ * sliding request budget, the legacy `/v2/floating_ips` paths and the metadata service's `/metadata/v1/id`.
+ * Failures can be scripted ({@link inject}, {@link failNextAction}) and the IP moved behind the client's back
+ * ({@link moveIp}, {@link startAction}). Every request is logged in {@link requests}.
+ */
+export class FakeDigitalOcean {
+  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both `baseUrl` and `metadataUrl`. */
+  readonly url: string;
+  /** Every request received, in order. */
+  readonly requests: FakeRequestRecord[] = [];
+  /** Problems reported by the validators; a test should assert this stays empty. */
+  readonly violations: string[] = [];
+  /** Every action, by ID order. */
+  readonly actions: FakeAction[] = [];
+  /** What `/metadata/v1/id` answers (`null`: 404). */
+  metadataDropletId: number | null;
+
+  readonly #server: Server;
+  readonly #token: string;
+  readonly #droplets = new Map<number, FakeDroplet>();
+  readonly #ips = new Map<string, IpRecord>();
+  readonly #actions = new Map<number, ActionRecord>();
+  readonly #faults: Armed[] = [];
+  readonly #finishers = new Map<NodeJS.Timeout, () => void>();
+  readonly #waiters = new Set<{ match: (r: FakeRequestRecord) => boolean; resolve: (r: FakeRequestRecord) => void }>();
+  readonly #window: number[] = [];
+  readonly #options: FakeDigitalOceanOptions;
+  #nextActionId = 1000;
+
+  private constructor(server: Server, url: string, options: FakeDigitalOceanOptions) {
+    this.#server = server;
+    this.url = url;
+    this.#options = options;
+    this.#token = options.token ?? 'fake-do-token';
+    this.metadataDropletId = options.metadataDropletId ?? null;
+    const droplets = options.droplets ?? [
+      { id: 101, region: 'nyc3' },
+      { id: 102, region: 'nyc3' },
+      { id: 103, region: 'nyc3' },
+      { id: 201, region: 'ams3' },
+    ];
+    for (const droplet of droplets) this.#droplets.set(droplet.id, droplet);
+    for (const ip of options.reservedIps ?? [{ ip: '203.0.113.10', region: 'nyc3' }]) {
+      this.#ips.set(ip.ip, {
+        ip: ip.ip,
+        region: ip.region,
+        dropletId: ip.dropletId ?? null,
+        actionsNotFound: ip.actionsNotFound ?? false,
+        pending: undefined,
+        failNextAction: false,
+      });
+    }
+  }
+
+  /** Starts a fake on 127.0.0.1 and a free port. */
+  static async start(options: FakeDigitalOceanOptions = {}): Promise<FakeDigitalOcean> {
+    let fake: FakeDigitalOcean | undefined;
+    const server = createServer((req, res) => {
+      if (fake !== undefined) fake.#handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    fake = new FakeDigitalOcean(server, `http://127.0.0.1:${port}`, options);
+    return fake;
+  }
+
+  /** Stops the server (open connections are closed) and pending action timers. */
+  async close(): Promise<void> {
+    for (const timer of this.#finishers.keys()) clearTimeout(timer);
+    this.#finishers.clear();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  /** Requests to the API (not the metadata service). */
+  apiRequests(): FakeRequestRecord[] {
+    return this.requests.filter((r) => r.kind === 'api');
+  }
+
+  /** Resolves with the first request (already received or future) that `match` accepts. */
+  waitForRequest(match: (request: FakeRequestRecord) => boolean): Promise<FakeRequestRecord> {
+    const seen = this.requests.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      this.#waiters.add({ match, resolve });
+    });
+  }
+
+  /** Scripts a failure for the next matching request(s). Faults apply in the order injected. */
+  inject(fault: FakeFault): void {
+    this.#faults.push({ fault, left: fault.times ?? 1 });
+  }
+
+  /** The next action on `ip` ends `errored` (the IP stays where it was). */
+  failNextAction(ip: string): void {
+    this.#ip(ip).failNextAction = true;
+  }
+
+  /** Makes polling `ip`'s actions answer 404 (or stop doing so). */
+  setActionsNotFound(ip: string, notFound: boolean): void {
+    this.#ip(ip).actionsNotFound = notFound;
+  }
+
+  /** Ends every in-flight action now, as if its duration had elapsed (for tests that must not race a timer). */
+  finishPendingActions(): void {
+    for (const finish of [...this.#finishers.values()]) finish();
+  }
+
+  /** Who holds `ip` now (droplet ID or null). */
+  holder(ip: string): number | null {
+    return this.#ip(ip).dropletId;
+  }
+
+  /** Whether an action on `ip` is in flight. */
+  isLocked(ip: string): boolean {
+    return this.#ip(ip).pending !== undefined;
+  }
+
+  /** Moves `ip` at once, as a person in the control panel would. */
+  moveIp(ip: string, dropletId: number | null): void {
+    if (dropletId !== null && !this.#droplets.has(dropletId)) throw new Error(`unknown droplet ${dropletId}`);
+    this.#ip(ip).dropletId = dropletId;
+  }
+
+  /** Starts an action on `ip` as another client would (it locks the IP for `durationMs`). */
+  startAction(
+    ip: string,
+    dropletId: number | null,
+    options: { durationMs?: number; outcome?: 'completed' | 'errored' } = {},
+  ): FakeAction {
+    const record = this.#ip(ip);
+    if (record.pending !== undefined) throw new Error(`${ip} already has a pending action`);
+    return this.#createAction(record, dropletId === null ? 'unassign' : 'assign', dropletId, options);
+  }
+
+  #ip(ip: string): IpRecord {
+    const record = this.#ips.get(ip);
+    if (record === undefined) throw new Error(`unknown reserved IP ${ip}`);
+    return record;
+  }
+
+  #createAction(
+    record: IpRecord,
+    type: 'assign' | 'unassign',
+    dropletId: number | null,
+    options: { durationMs?: number | undefined; outcome?: 'completed' | 'errored' | undefined } = {},
+  ): ActionRecord {
+    const outcome = options.outcome ?? (record.failNextAction ? 'errored' : 'completed');
+    record.failNextAction = false;
+    let settle: () => void = () => {};
+    const action: ActionRecord = {
+      id: this.#nextActionId++,
+      ip: record.ip,
+      type,
+      dropletId,
+      status: 'in-progress',
+      settled: new Promise<void>((resolve) => {
+        settle = resolve;
+      }),
+      startedAt: new Date().toISOString(),
+      completedAt: null,
+    };
+    this.#actions.set(action.id, action);
+    this.actions.push(action);
+    record.pending = action;
+    const finish = (): void => {
+      clearTimeout(timer);
+      this.#finishers.delete(timer);
+      action.status = outcome;
+      action.completedAt = new Date().toISOString();
+      if (outcome === 'completed') record.dropletId = dropletId;
+      record.pending = undefined;
+      settle();
+    };
+    const timer = setTimeout(finish, options.durationMs ?? this.#options.actionDurationMs ?? 30);
+    this.#finishers.set(timer, finish);
+    return action;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        this.#route(req, res, Buffer.concat(chunks).toString('utf8'));
+      } catch (error) {
+        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
+        if (!res.headersSent) this.#send(res, undefined, 500, { id: 'server_error', message: 'fake crashed' });
+      }
+    });
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse, rawBody: string): void {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body: unknown;
+    let badJson = false;
+    if (rawBody.length > 0) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        badJson = true;
+      }
+    }
+    const authorization = req.headers.authorization;
+    const record: FakeRequestRecord = {
+      seq: this.requests.length + 1,
+      at: performance.now(),
+      method,
+      path: url.pathname + url.search,
+      kind: url.pathname.startsWith('/metadata/') ? 'metadata' : 'api',
+      body,
+      hadAuthorization: authorization !== undefined,
+      authorized: authorization === `Bearer ${this.#token}`,
+      outcome: undefined,
+    };
+    this.requests.push(record);
+    for (const waiter of this.#waiters) {
+      if (waiter.match(record)) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(record);
+      }
+    }
+
+    if (record.kind === 'metadata') {
+      this.#metadata(record, url.pathname, res);
+      return;
+    }
+
+    const view: FakeValidatedRequest = {
+      method,
+      pathname: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      rawBody,
+    };
+    const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      const problems = this.#options.validateResponse?.(view, status, payload) ?? [];
+      for (const problem of problems) this.violations.push(`response to ${method} ${url.pathname}: ${problem}`);
+      record.outcome = status;
+      this.#send(res, this.#rateHeaders(), status, payload, headers);
+    };
+
+    const problems = this.#options.validateRequest?.(view) ?? [];
+    if (badJson) problems.push('body is not valid JSON');
+    if (problems.length > 0) {
+      for (const problem of problems) this.violations.push(`${method} ${url.pathname}: ${problem}`);
+      reply(400, this.#error('bad_request', `request does not match the API: ${problems.join('; ')}`));
+      return;
+    }
+
+    const armed = this.#faults.find((a) => matches(a.fault, method, url.pathname));
+    if (armed !== undefined) {
+      if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
+      if (armed.fault.kind === 'drop') {
+        record.outcome = 'dropped';
+        req.socket.destroy();
+        return;
+      }
+      const status = armed.fault.status ?? 500;
+      reply(status, armed.fault.body ?? this.#defaultError(status), armed.fault.headers);
+      return;
+    }
+
+    if (!record.authorized) {
+      reply(401, this.#error('unauthorized', 'Unable to authenticate you'));
+      return;
+    }
+
+    const limited = this.#spendBudget();
+    if (limited !== undefined) {
+      reply(429, this.#error('too_many_requests', 'API Rate limit exceeded.'), limited);
+      return;
+    }
+
+    const [status, payload] = this.#api(method, url.pathname, body);
+    reply(status, payload);
+  }
+
+  #api(method: string, pathname: string, body: unknown): Reply {
+    const notFound = (): Reply => [
+      404,
+      this.#error('not_found', 'The resource you were accessing could not be found.'),
+    ];
+    const ipMatch = IP_PATH.exec(pathname);
+    if (method === 'GET' && ipMatch !== null) {
+      const record = this.#ips.get(decodeURIComponent(ipMatch[2]!));
+      if (record === undefined) return notFound();
+      return [200, { [singular(ipMatch[1]!)]: this.#ipJson(record) }];
+    }
+    const actionsMatch = ACTIONS_PATH.exec(pathname);
+    if (method === 'POST' && actionsMatch !== null) {
+      const kind = actionsMatch[1]!;
+      const record = this.#ips.get(decodeURIComponent(actionsMatch[2]!));
+      if (record === undefined) return notFound();
+      return this.#postAction(record, kind, body);
+    }
+    const actionMatch = ACTION_PATH.exec(pathname);
+    if (method === 'GET' && actionMatch !== null) {
+      const record = this.#ips.get(decodeURIComponent(actionMatch[2]!));
+      const action = this.#actions.get(Number(actionMatch[3]));
+      if (record === undefined || record.actionsNotFound || action === undefined || action.ip !== record.ip) {
+        return notFound();
+      }
+      return [200, { action: this.#actionJson(action, actionMatch[1]!) }];
+    }
+    const globalMatch = GLOBAL_ACTION_PATH.exec(pathname);
+    if (method === 'GET' && globalMatch !== null) {
+      const action = this.#actions.get(Number(globalMatch[1]));
+      if (action === undefined) return notFound();
+      return [200, { action: this.#actionJson(action, 'reserved_ips') }];
+    }
+    return notFound();
+  }
+
+  #postAction(record: IpRecord, kind: string, body: unknown): Reply {
+    const request = (body ?? {}) as { type?: unknown; droplet_id?: unknown };
+    const unprocessable = (message: string): Reply => [422, this.#error('unprocessable_entity', message)];
+    if (request.type === 'assign') {
+      const droplet = typeof request.droplet_id === 'number' ? this.#droplets.get(request.droplet_id) : undefined;
+      if (droplet === undefined) return unprocessable('Droplet could not be found.');
+      if (record.pending !== undefined) return unprocessable('The floating IP already has a pending event.');
+      if (this.#dropletLocked(droplet.id)) return unprocessable('Droplet already has a pending event.');
+      if (droplet.region !== record.region) {
+        return unprocessable(
+          `Droplet is in region ${droplet.region}, but the reserved IP is in region ${record.region}.`,
+        );
+      }
+      const action = this.#createAction(record, 'assign', droplet.id);
+      return [201, { action: this.#actionJson(action, kind) }];
+    }
+    if (request.type === 'unassign') {
+      if (record.pending !== undefined) return unprocessable('The floating IP already has a pending event.');
+      if (record.dropletId === null) return unprocessable('The floating IP is not assigned.');
+      const action = this.#createAction(record, 'unassign', null);
+      return [201, { action: this.#actionJson(action, kind) }];
+    }
+    return unprocessable('Unknown action type.');
+  }
+
+  #metadata(record: FakeRequestRecord, pathname: string, res: ServerResponse): void {
+    const id = this.metadataDropletId;
+    const droplet = id === null ? undefined : this.#droplets.get(id);
+    let text: string | undefined;
+    if (id !== null && pathname === '/metadata/v1/id') text = String(id);
+    if (droplet !== undefined && pathname === '/metadata/v1/region') text = droplet.region;
+    record.outcome = text === undefined ? 404 : 200;
+    res.writeHead(record.outcome, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(text ?? 'not found');
+  }
+
+  // Sliding window, like DigitalOcean's per-minute limit. Returns 429 headers when the budget is spent.
+  #spendBudget(): Record<string, string> | undefined {
+    const { limit, windowMs } = this.#options.rateLimit ?? { limit: 250, windowMs: 60_000 };
+    const now = performance.now();
+    while (this.#window.length > 0 && this.#window[0]! <= now - windowMs) this.#window.shift();
+    if (this.#window.length < limit) {
+      this.#window.push(now);
+      return undefined;
+    }
+    const waitMs = this.#window[0]! + windowMs - now;
+    return { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) };
+  }
+
+  #rateHeaders(): Record<string, string> {
+    const { limit, windowMs } = this.#options.rateLimit ?? { limit: 250, windowMs: 60_000 };
+    const now = performance.now();
+    const oldest = this.#window.find((t) => t > now - windowMs);
+    const resetInMs = oldest === undefined ? 0 : oldest + windowMs - now;
+    return {
+      'ratelimit-limit': String(limit),
+      'ratelimit-remaining': String(Math.max(0, limit - this.#window.length)),
+      // Unix seconds, as DigitalOcean sends it: a wall-clock instant.
+      'ratelimit-reset': String(Math.ceil((Date.now() + resetInMs) / 1000)),
+    };
+  }
+
+  #send(
+    res: ServerResponse,
+    base: Record<string, string> | undefined,
+    status: number,
+    payload: unknown,
+    extra: Record<string, string> = {},
+  ): void {
+    const requestId =
+      typeof (payload as { request_id?: unknown } | null)?.request_id === 'string'
+        ? (payload as { request_id: string }).request_id
+        : randomUUID();
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'x-request-id': requestId,
+      ...base,
+      ...extra,
+    });
+    res.end(JSON.stringify(payload));
+  }
+
+  #error(id: string, message: string): Record<string, string> {
+    return this.#options.requestIdInErrorBody === false ? { id, message } : { id, message, request_id: randomUUID() };
+  }
+
+  #defaultError(status: number): Record<string, string> {
+    if (status === 401) return this.#error('unauthorized', 'Unable to authenticate you');
+    if (status === 403) return this.#error('forbidden', 'You do not have access for the attempted action.');
+    if (status === 404) return this.#error('not_found', 'The resource you were accessing could not be found.');
+    if (status === 429) return this.#error('too_many_requests', 'API Rate limit exceeded.');
+    return this.#error('server_error', 'Server was unable to give you a response.');
+  }
+
+  #ipJson(record: IpRecord): Record<string, unknown> {
+    const droplet = record.dropletId === null ? undefined : this.#droplets.get(record.dropletId);
+    return {
+      ip: record.ip,
+      region: regionJson(record.region),
+      droplet: droplet === undefined ? null : dropletJson(droplet, this.#dropletLocked(droplet.id)),
+      locked: record.pending !== undefined,
+      project_id: '746c6152-2fa2-11ed-92d3-27aaa54e4988',
+    };
+  }
+
+  #dropletLocked(id: number): boolean {
+    return [...this.#ips.values()].some((ip) => ip.pending?.dropletId === id);
+  }
+
+  #actionJson(action: ActionRecord, kind: string): Record<string, unknown> {
+    const record = this.#ips.get(action.ip);
+    const region = record?.region ?? 'nyc3';
+    return {
+      id: action.id,
+      status: action.status,
+      type: `${action.type}_ip`,
+      started_at: action.startedAt,
+      completed_at: action.completedAt,
+      resource_id: ipToInt(action.ip),
+      resource_type: singular(kind),
+      region: regionJson(region),
+      region_slug: region,
+    };
+  }
+}
+
+function matches(fault: FakeFault, method: string, pathname: string): boolean {
+  const want = fault.match;
+  if (want?.method !== undefined && want.method.toUpperCase() !== method) return false;
+  if (want?.path === undefined) return true;
+  return typeof want.path === 'string' ? want.path === pathname : want.path.test(pathname);
+}
+
+function singular(kind: string): string {
+  return kind === 'floating_ips' ? 'floating_ip' : 'reserved_ip';
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, part) => n * 256 + (Number(part) || 0), 0);
+}
+
+function regionJson(slug: string): Record<string, unknown> {
+  return {
+    name: slug.toUpperCase(),
+    slug,
+    features: ['backups', 'ipv6', 'metadata', 'install_agent', 'storage', 'image_transfer'],
+    available: true,
+    sizes: ['s-1vcpu-1gb', 's-1vcpu-2gb'],
+  };
+}
+
+// The fields the API description requires of a droplet, with plausible values.
+function dropletJson(droplet: FakeDroplet, locked: boolean): Record<string, unknown> {
+  return {
+    id: droplet.id,
+    name: droplet.name ?? `droplet-${droplet.id}`,
+    memory: 1024,
+    vcpus: 1,
+    disk: 25,
+    locked,
+    status: 'active',
+    kernel: null,
+    created_at: '2024-01-01T00:00:00Z',
+    features: ['private_networking'],
+    backup_ids: [],
+    next_backup_window: null,
+    snapshot_ids: [],
+    image: {
+      id: 63663980,
+      name: '24.04 (LTS) x64',
+      type: 'base',
+      distribution: 'Ubuntu',
+      slug: 'ubuntu-24-04-x64',
+      public: true,
+      regions: ['nyc3', 'ams3'],
+      created_at: '2024-01-01T00:00:00Z',
+      min_disk_size: 20,
+      size_gigabytes: 2.36,
+      description: '',
+      tags: [],
+      status: 'available',
+      error_message: '',
+    },
+    volume_ids: [],
+    size: {
+      slug: 's-1vcpu-1gb',
+      memory: 1024,
+      vcpus: 1,
+      disk: 25,
+      transfer: 1,
+      price_monthly: 6,
+      price_hourly: 0.00893,
+      regions: ['nyc3', 'ams3'],
+      available: true,
+      description: 'Basic',
+    },
+    size_slug: 's-1vcpu-1gb',
+    networks: {
+      v4: [{ ip_address: '10.10.0.5', netmask: '255.255.0.0', gateway: '10.10.0.1', type: 'private' }],
+      v6: [],
+    },
+    region: regionJson(droplet.region),
+    tags: [],
+    vpc_uuid: '760e09ef-dc84-11e8-981e-3cfdfeaae000',
+  };
+}

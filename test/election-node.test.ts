@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, ElectionNode, type ElectionNodeOptions, StateError } from '../src/index.ts';
+import { TcpTransport } from '../src/transport/tcp-transport.ts';
+import { addressOf, nextEvent, startCluster } from './support/tcp-cluster.ts';
+
+// Short timing keeps the suite fast; the protocol is the same at any scale.
+const FAST = { heartbeatIntervalMs: 20, leaseMs: 200 } as const;
+const LIVENESS_MS = 5_000;
+
+describe('ElectionNode over TCP', () => {
+  it('elects node 1 of 3, every node agrees, node 3 never leads; a stopped leader hands over at once', async () => {
+    const cluster = await startCluster([1, 2, 3], FAST);
+    try {
+      assert.equal(await cluster.leaderGained(undefined, LIVENESS_MS), 1);
+      await Promise.all(
+        [2, 3].map(async (id) => {
+          const node = cluster.node(id);
+          if (node.leaderId !== 1) await nextEvent(node, 'leaderChange', LIVENESS_MS);
+          assert.equal(node.leaderId, 1);
+        }),
+      );
+      const lost = nextEvent<[{ term: number; reason: string }]>(cluster.node(1), 'lostLeadership', LIVENESS_MS);
+      await cluster.node(1).stop();
+      assert.equal((await lost)[0].reason, 'stopped');
+      assert.equal(await cluster.leaderGained(2, LIVENESS_MS), 2);
+      assert.ok(cluster.node(2).term > 1);
+      assert.deepEqual(
+        cluster.gains.filter((g) => g.overlapping.length > 0),
+        [],
+      );
+      assert.equal(
+        cluster.gains.some((g) => g.id === 3),
+        false,
+      );
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('a restarted lower ID takes leadership back (preemption) without overlap, with a higher term', async () => {
+    const cluster = await startCluster([1, 2, 3], FAST);
+    try {
+      await cluster.leaderGained(1, LIVENESS_MS);
+      await cluster.node(1).stop();
+      await cluster.leaderGained(2, LIVENESS_MS);
+      const termOf2 = cluster.node(2).term;
+      const preempted = nextEvent<[{ reason: string }]>(cluster.node(2), 'lostLeadership', LIVENESS_MS);
+      await cluster.restart(1);
+      await cluster.leaderGained(1, LIVENESS_MS);
+      assert.equal((await preempted)[0].reason, 'preempted');
+      assert.ok(cluster.node(1).term > termOf2);
+      assert.deepEqual(
+        cluster.gains.filter((g) => g.overlapping.length > 0),
+        [],
+      );
+      const terms = cluster.gains.map((g) => g.term);
+      assert.deepEqual(
+        terms,
+        [...terms].sort((a, b) => a - b),
+      );
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('a 5-node cluster keeps electing while a majority is up, and stops when it is not', async () => {
+    const cluster = await startCluster([1, 2, 3, 4, 5], FAST);
+    try {
+      await cluster.leaderGained(1, LIVENESS_MS);
+      await cluster.node(1).stop();
+      await cluster.leaderGained(2, LIVENESS_MS);
+      await cluster.node(2).stop();
+      await cluster.leaderGained(3, LIVENESS_MS);
+      const lost = nextEvent(cluster.node(3), 'lostLeadership', LIVENESS_MS);
+      await cluster.node(4).stop();
+      // Two of five left: node 3's lease must run out and nobody may lead.
+      await lost;
+      assert.equal(cluster.node(3).isLeader, false);
+      assert.equal(cluster.node(5).isLeader, false);
+      assert.equal(cluster.node(3).status().canLead, false);
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('status() is a JSON-serialisable snapshot', async () => {
+    const cluster = await startCluster([1, 2, 3], FAST);
+    try {
+      await cluster.leaderGained(1, LIVENESS_MS);
+      const status = cluster.node(1).status();
+      assert.deepEqual(JSON.parse(JSON.stringify(status)), status);
+      assert.equal(status.state, 'running');
+      assert.equal(status.role, 'leader');
+      assert.equal(status.clusterSize, 3);
+      assert.ok(status.transport && status.transport.framesOut > 0);
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('garbage, truncated and oversized frames close that connection, are counted, and do not disturb the leader', async () => {
+    const cluster = await startCluster([1, 2, 3], FAST);
+    try {
+      await cluster.leaderGained(1, LIVENESS_MS);
+      const node = cluster.node(1);
+      const before = node.status().transport!.badFrames;
+      const [host, port] = [node.address!.host, node.address!.port];
+      const payloads = [
+        Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+        Buffer.from([0, 0, 0, 9, 1, 1, 2]), // truncated: length says 9, connection ends early
+        Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 1]), // 2 GiB frame announced
+      ];
+      for (const bytes of payloads) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(port, host, () => socket.end(bytes));
+          // Read (and discard) the refusal, or the socket never sees the server's FIN.
+          socket.resume();
+          socket.on('error', () => resolve());
+          socket.on('close', () => resolve());
+        });
+      }
+      await waitFor(() => node.status().transport!.badFrames >= before + payloads.length, LIVENESS_MS);
+      assert.equal(node.isLeader, true);
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('an authenticated peer sending an invalid protocol message is counted, not obeyed', async () => {
+    const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3 } as Partial<ElectionNodeOptions>);
+    try {
+      const node = cluster.node(1);
+      const rogue = new TcpTransport({
+        nodeId: 3,
+        listen: { host: '127.0.0.1', port: 0 },
+        cluster: 'leader-ip',
+        clusterSize: 3,
+      });
+      await rogue.start();
+      rogue.addPeer(node.address!);
+      await nextEvent(rogue, 'peerUp', LIVENESS_MS);
+      rogue.send(1, Uint8Array.of(200, 1, 2, 3));
+      await waitFor(() => node.status().badMessages === 1, LIVENESS_MS);
+      await rogue.stop();
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('with a secret, a node with a wrong secret is refused and cannot disturb the election', async () => {
+    const secret = `${'a'.repeat(16)}correct horse battery staple`;
+    const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3, secret } as Partial<ElectionNodeOptions>);
+    try {
+      await cluster.leaderGained(1, LIVENESS_MS);
+      const intruder = new ElectionNode({
+        id: 3,
+        listen: '127.0.0.1:0',
+        peers: [addressOf(cluster.node(1))],
+        clusterSize: 3,
+        secret: `${'b'.repeat(16)}correct horse battery staple`,
+        ...FAST,
+      });
+      const refused = nextEvent<[{ reason: string; message: string }]>(intruder, 'error', LIVENESS_MS);
+      await intruder.start();
+      const [error] = await refused;
+      assert.equal(error.reason, 'auth-failed');
+      assert.doesNotMatch(error.message, /correct horse/);
+      await waitFor(() => (cluster.node(1).status().transport!.rejected['auth-failed'] ?? 0) > 0, LIVENESS_MS);
+      assert.equal(cluster.node(1).isLeader, true);
+      await intruder.stop();
+    } finally {
+      await cluster.stopAll();
+    }
+  });
+
+  it('with stateDir, terms keep growing across a restart of the whole cluster', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const first = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
+    await first.leaderGained(1, LIVENESS_MS);
+    await first.node(1).stop();
+    await first.leaderGained(2, LIVENESS_MS);
+    const termBefore = first.node(2).term;
+    await first.stopAll();
+    const second = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
+    try {
+      await second.leaderGained(1, LIVENESS_MS);
+      assert.ok(second.node(1).term > termBefore, `term ${second.node(1).term} after ${termBefore}`);
+    } finally {
+      await second.stopAll();
+    }
+  });
+
+  it('refuses a corrupt state file instead of silently starting over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'leader-ip-node-1.json'), '{not json');
+    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: dir });
+    await assert.rejects(node.start(), StateError);
+  });
+});
+
+describe('ElectionNode options', () => {
+  const base: ElectionNodeOptions = { id: 1, listen: '127.0.0.1:7400', peers: ['127.0.0.1:7401', '127.0.0.1:7402'] };
+  const cases: [string, Partial<ElectionNodeOptions> | Record<string, unknown>, string][] = [
+    ['id zero', { id: 0 }, 'id'],
+    ['fractional id', { id: 1.5 }, 'id'],
+    ['bad listen', { listen: 'nowhere' }, 'listen'],
+    ['unbracketed IPv6', { listen: '::1:7400' }, 'listen'],
+    ['duplicate peer', { peers: ['127.0.0.1:7401', '127.0.0.1:7401'] }, 'peers[1]'],
+    ['own address in peers', { peers: ['127.0.0.1:7400'] }, 'peers[0]'],
+    ['peer without port', { peers: ['127.0.0.1'] }, 'peers[0]'],
+    ['clusterSize below peers + 1', { clusterSize: 2 }, 'clusterSize'],
+    ['lease within 2 heartbeats', { heartbeatIntervalMs: 100, leaseMs: 200 }, 'leaseMs'],
+    ['peer timeout above the lease', { peerTimeoutMs: 5000 }, 'peerTimeoutMs'],
+    ['drift too large', { maxDriftRate: 0.5 }, 'maxDriftRate'],
+    ['short secret', { secret: 'short' }, 'secret'],
+    ['encrypt without secret', { encrypt: true }, 'encrypt'],
+    ['unknown option', { leaseMS: 1000 }, 'leaseMS'],
+    ['unknown transport option', { transport: { handshakeTimeout: 5 } }, 'transport.handshakeTimeout'],
+  ];
+  for (const [name, patch, field] of cases) {
+    it(`rejects ${name} naming '${field}'`, () => {
+      assert.throws(
+        () => new ElectionNode({ ...base, ...patch } as ElectionNodeOptions),
+        (error: unknown) => error instanceof ConfigError && error.field === field && error.code === 'ERR_CONFIG',
+      );
+    });
+  }
+
+  it('never echoes a rejected secret', () => {
+    const secret = 'hunter2-secret-value';
+    try {
+      new ElectionNode({ ...base, secret });
+      assert.fail('accepted a short secret');
+    } catch (error) {
+      assert.doesNotMatch(String(error), /hunter2/);
+      assert.doesNotMatch(JSON.stringify(error), /hunter2/);
+    }
+  });
+
+  it('refuses a non-loopback listen address without a secret unless insecure', async () => {
+    const node = new ElectionNode({ id: 1, listen: '0.0.0.0:0' });
+    await assert.rejects(
+      node.start(),
+      (error: unknown) => (error as { reason?: string }).reason === 'insecure-refused',
+    );
+  });
+
+  it('addPeer grows an implicit cluster size before start, but never past an explicit one', () => {
+    const implicit = new ElectionNode({ id: 1, listen: '127.0.0.1:0' });
+    implicit.addPeer('127.0.0.1:7501');
+    implicit.addPeer('127.0.0.1:7502');
+    assert.equal(implicit.status().clusterSize, 3);
+    const explicit = new ElectionNode({ id: 1, listen: '127.0.0.1:0', clusterSize: 2 });
+    explicit.addPeer('127.0.0.1:7501');
+    assert.throws(() => explicit.addPeer('127.0.0.1:7502'), ConfigError);
+    assert.throws(() => explicit.addPeer('127.0.0.1:7501'), ConfigError);
+  });
+});
+
+async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
