@@ -1,0 +1,209 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { EventEmitter } from 'eventemitter3';
+
+/**
+ * A cluster of real `leader-ip run` OS processes on 127.0.0.1, for failover tests, chaos runs, benchmarks and
+ * the demo: start them, kill them with any signal (SIGKILL for a crash), restart them, and await what they
+ * report. Every process prints JSON lines stamped with the host-wide monotonic clock (`mono`, ms), so times
+ * measured across processes are exact.
+ * @module
+ */
+
+/** One line a node process printed, plus which node printed it. */
+export interface NodeProcessEvent {
+  readonly id: number;
+  readonly event: string;
+  /** Host-wide monotonic time in ms (comparable across processes on this machine). */
+  readonly mono: number;
+  readonly [field: string]: unknown;
+}
+
+export interface ProcessClusterOptions {
+  /** Node IDs, one process each. */
+  ids: readonly number[];
+  /** Extra `leader-ip run` flags for every node (timing, floating IP, ...). */
+  args?: readonly string[];
+  /** Extra flags for one node (e.g. its `--droplet-id`). */
+  argsFor?: (id: number) => readonly string[];
+  /**
+   * The addresses node `id` dials, given every node's listen port. Default: every other node's
+   * `127.0.0.1:port`. A chaos test points them at proxies instead.
+   */
+  peersFor?: (id: number, ports: ReadonlyMap<number, number>) => readonly string[];
+  /** Environment for the processes (merged over this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Called with every line a process writes to stderr (default: ignored). */
+  onStderr?: (id: number, line: string) => void;
+}
+
+export interface ProcessClusterEvents {
+  event: (event: NodeProcessEvent) => void;
+  exit: (id: number, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+/** Milliseconds on the host-wide monotonic clock, as printed in `mono` by the node processes. */
+export function monotonicNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Finds a free TCP port on 127.0.0.1 (bound and released at once). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** How to start the CLI: from the TypeScript sources (through tsx) or from the built `dist`. */
+function cliCommand(): { execArgv: string[]; script: string } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    return { execArgv: ['--import', 'tsx'], script: fileURLToPath(new URL('../cli/main.ts', here)) };
+  }
+  return { execArgv: [], script: fileURLToPath(new URL('../cli/main.js', here)) };
+}
+
+export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
+  /** Every event every process reported, in arrival order. */
+  readonly history: NodeProcessEvent[] = [];
+  readonly ports = new Map<number, number>();
+  readonly #children = new Map<number, ChildProcess>();
+  readonly #options: ProcessClusterOptions;
+
+  constructor(options: ProcessClusterOptions) {
+    super();
+    this.#options = options;
+  }
+
+  /** Allocates ports and starts every node; resolves once each has reported `started`. */
+  async start(): Promise<void> {
+    for (const id of this.#options.ids) this.ports.set(id, await freePort());
+    await Promise.all(this.#options.ids.map((id) => this.spawn(id)));
+  }
+
+  /** The IDs whose process is running. */
+  get running(): number[] {
+    return [...this.#children.keys()];
+  }
+
+  /** The process of node `id`, if running. */
+  child(id: number): ChildProcess | undefined {
+    return this.#children.get(id);
+  }
+
+  /** Starts (or restarts) node `id` on its port; resolves when it reports `started`. */
+  async spawn(id: number): Promise<void> {
+    if (this.#children.has(id)) throw new Error(`node ${id} is already running`);
+    const port = this.ports.get(id);
+    if (port === undefined) throw new Error(`node ${id} is not part of this cluster`);
+    const peers =
+      this.#options.peersFor?.(id, this.ports) ??
+      [...this.ports].filter(([other]) => other !== id).map(([, p]) => `127.0.0.1:${p}`);
+    const { execArgv, script } = cliCommand();
+    const args = [
+      ...execArgv,
+      script,
+      'run',
+      '--json',
+      '--id',
+      String(id),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--peers',
+      peers.join(','),
+      '--cluster-size',
+      String(this.#options.ids.length),
+      ...(this.#options.args ?? []),
+      ...(this.#options.argsFor?.(id) ?? []),
+    ];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...this.#options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#children.set(id, child);
+    const started = this.waitFor((e) => e.id === id && e.event === 'started', 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => this.#onLine(id, line));
+    createInterface({ input: child.stderr! }).on('line', (line) => this.#options.onStderr?.(id, line));
+    child.once('exit', (code, signal) => {
+      if (this.#children.get(id) === child) this.#children.delete(id);
+      this.emit('exit', id, code, signal);
+    });
+    const exitedEarly = new Promise<never>((_, reject) => {
+      child.once('exit', (code, signal) => reject(new Error(`node ${id} exited (${signal ?? code}) before starting`)));
+    });
+    await Promise.race([started, exitedEarly]);
+  }
+
+  /** Sends `signal` to node `id` and resolves when the process has exited. Returns the monotonic send time. */
+  async kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
+    const child = this.#children.get(id);
+    if (child === undefined) throw new Error(`node ${id} is not running`);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const at = monotonicNow();
+    child.kill(signal);
+    await exited;
+    return at;
+  }
+
+  /** Sends a signal without waiting (SIGSTOP/SIGCONT for pauses). */
+  signal(id: number, signal: NodeJS.Signals): void {
+    this.#children.get(id)?.kill(signal);
+  }
+
+  /**
+   * Resolves with the first event, from now on, that satisfies `predicate` (past events are not considered);
+   * rejects after `timeoutMs`.
+   */
+  waitFor(predicate: (event: NodeProcessEvent) => boolean, timeoutMs: number): Promise<NodeProcessEvent> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('event', listener);
+        reject(new Error(`no matching node event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (event: NodeProcessEvent) => {
+        if (!predicate(event)) return;
+        clearTimeout(timer);
+        this.off('event', listener);
+        resolve(event);
+      };
+      this.on('event', listener);
+    });
+  }
+
+  /** The node that most recently reported gaining leadership without losing it since, if it is running. */
+  currentLeader(): number | null {
+    const leading = new Set<number>();
+    for (const e of this.history) {
+      if (e.event === 'gainedLeadership') leading.add(e.id);
+      if (e.event === 'lostLeadership' || e.event === 'stopped') leading.delete(e.id);
+    }
+    const running = [...leading].filter((id) => this.#children.has(id));
+    return running.length === 1 ? (running[0] ?? null) : null;
+  }
+
+  /** SIGKILLs every process still running and waits for them. */
+  async stop(): Promise<void> {
+    await Promise.all(this.running.map((id) => this.kill(id, 'SIGKILL')));
+  }
+
+  #onLine(id: number, line: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return;
+    const event = { ...(parsed as Record<string, unknown>), id } as NodeProcessEvent;
+    this.history.push(event);
+    this.emit('event', event);
+  }
+}
