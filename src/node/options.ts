@@ -82,15 +82,7 @@ export interface ResolvedOptions {
   peerTimeoutMs: number;
   maxDriftRate: number;
   stateDir: string | undefined;
-  transport: {
-    handshakeTimeoutMs?: number;
-    maxFrameBytes?: number;
-    maxConnectionsPerAddress?: number;
-    reconnectMinMs?: number;
-    reconnectMaxMs?: number;
-    idleTimeoutMs?: number;
-    advertise?: Endpoint;
-  };
+  transport: Omit<TransportTuning, 'advertise'> & { advertise?: Endpoint };
 }
 
 const KNOWN = [
