@@ -1,0 +1,327 @@
+/**
+ * leader-ip scenarios for `npm run bench`, measured on the real command: every contender is a `leader-ip run --json`
+ * process built from this checkout (`dist/`), whose events carry the host-wide monotonic clock.
+ *
+ * - crash / graceful failover, 3 and 5 nodes, default timing and a tuned LAN profile;
+ * - end to end: SIGKILL of the leader → the new leader's `assigned` event, which fires once the fake DigitalOcean API
+ *   has completed the assign action and a read of the IP confirmed it;
+ * - overhead of an idle cluster of 3, 5, 9 and 15 nodes (CPU, bytes/s on the wire, RSS per node);
+ * - micro: CPU cost of 1,000 `status()` reads and of decoding frames and messages.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { decodeMessage, encodeMessage } from '../src/core/codec.ts';
+import { ElectionNode } from '../src/election-node.ts';
+import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
+import { encodeFrame, FrameDecoder, FrameKind } from '../src/transport/frame.ts';
+import { runKillLoop } from './lib/failover.ts';
+import type { BenchOptions } from './lib/options.ts';
+import { type Child, type ChildEvent, delay, freePort, REPO_ROOT, spawnProcess } from './lib/proc.ts';
+import { measureUsage } from './lib/procstat.ts';
+import type { BenchSection, FailoverResult, MicroRow, OverheadRow, Scenario } from './lib/types.ts';
+
+const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+interface Profile {
+  name: string;
+  heartbeatMs: number;
+  leaseMs: number;
+}
+
+/** The defaults, and a profile for a quiet LAN where a 0.5 s lease leaves ample margin over GC pauses. */
+const PROFILES: Profile[] = [
+  { name: 'default', heartbeatMs: 100, leaseMs: 1000 },
+  { name: 'tuned LAN', heartbeatMs: 50, leaseMs: 500 },
+];
+
+const FAKE_TOKEN = 'bench-fake-token';
+const FAKE_IP = '203.0.113.10';
+/** How long the fake takes to complete an assign action (real ones take about 1–3 s). */
+const FAKE_ACTION_MS = 1000;
+
+function timingArgs(profile: Profile): string[] {
+  return ['--heartbeat-ms', String(profile.heartbeatMs), '--lease-ms', String(profile.leaseMs)];
+}
+
+/**
+ * Maps `leader-ip run --json` lines onto the failover loop's protocol. `ready` means "settled": this node or a lower
+ * ID leads. A restarted lower ID takes leadership back (bully preemption), so it is only ready once it leads
+ * again, and the next fault never hits a leader that is just being replaced. With `assignedIsElected`, a
+ * leader counts as elected only once the IP is confirmed on it (end-to-end runs).
+ */
+function eventMapper(
+  id: number,
+  assignedIsElected: boolean,
+): (line: Record<string, unknown>) => ChildEvent | undefined {
+  const electedOn = assignedIsElected ? 'assigned' : 'gainedLeadership';
+  return (line) => {
+    const t = Number(line.mono);
+    switch (line.event) {
+      case electedOn:
+        return { event: 'elected', t };
+      case 'lostLeadership':
+        return { event: 'lost', t };
+      case 'stopped':
+        return { event: 'stopped', t };
+      case 'leaderChange': {
+        const leader = line.leaderId;
+        if (typeof leader === 'number' && leader <= id) return { event: 'ready', t };
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+}
+
+interface ClusterSpec {
+  nodes: number;
+  args: (id: number) => string[];
+  assignedIsElected: boolean;
+  label: string;
+  verbose: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+async function allocatePorts(nodes: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < nodes; i++) ports.push(await freePort());
+  return ports;
+}
+
+function spawnNode(spec: ClusterSpec, ports: number[], index: number, generation: number): Child {
+  const id = index + 1;
+  const peers = ports.filter((_, i) => i !== index).map((p) => `127.0.0.1:${p}`);
+  return spawnProcess(
+    process.execPath,
+    [
+      CLI,
+      'run',
+      '--json',
+      '--id',
+      String(id),
+      '--listen',
+      `127.0.0.1:${ports[index]}`,
+      '--peers',
+      peers.join(','),
+      ...spec.args(id),
+    ],
+    {
+      name: `${spec.label} node ${id}.${generation}`,
+      echo: spec.verbose,
+      env: { ...process.env, ...spec.env },
+      mapEvent: eventMapper(id, spec.assignedIsElected),
+      dieWithParent: 'SIGKILL',
+    },
+  );
+}
+
+async function failoverLoop(
+  opts: BenchOptions,
+  spec: ClusterSpec,
+  scenario: Scenario,
+  profile: Profile,
+  kills: number,
+): Promise<FailoverResult> {
+  const ports = await allocatePorts(spec.nodes);
+  const result = await runKillLoop({
+    label: spec.label,
+    nodes: spec.nodes,
+    kills,
+    signal: scenario === 'graceful' ? 'SIGTERM' : 'SIGKILL',
+    spawn: (index, generation) => spawnNode(spec, ports, index, generation),
+    startupTimeoutMs: 30_000 + 5 * profile.leaseMs,
+    sampleTimeoutMs: 20 * profile.leaseMs + (spec.assignedIsElected ? 60_000 : 0),
+    // Renewals happen every heartbeat: a uniform phase over one interval spreads the faults fairly.
+    jitterMs: profile.heartbeatMs,
+    budgetMs: opts.budgetMs,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  return {
+    system: 'leader-ip',
+    config: `${profile.name} (hb ${profile.heartbeatMs} ms, lease ${profile.leaseMs} ms)`,
+    scenario,
+    nodes: spec.nodes,
+    leaseMs: profile.leaseMs,
+    samplesMs: result.samplesMs,
+    ...(result.failures > 0 ? { failures: result.failures } : {}),
+    ...(result.aborted ? { note: result.aborted } : {}),
+  };
+}
+
+async function endToEnd(opts: BenchOptions, kills: number): Promise<FailoverResult> {
+  const profile = PROFILES[0]!;
+  const nodes = 3;
+  const fake = await FakeDigitalOcean.start({
+    token: FAKE_TOKEN,
+    droplets: Array.from({ length: nodes }, (_, i) => ({ id: 1001 + i, region: 'nyc3' })),
+    reservedIps: [{ ip: FAKE_IP, region: 'nyc3' }],
+    actionDurationMs: FAKE_ACTION_MS,
+  });
+  try {
+    const result = await failoverLoop(
+      opts,
+      {
+        nodes,
+        label: 'leader-ip end-to-end',
+        assignedIsElected: true,
+        verbose: opts.verbose,
+        env: { DIGITALOCEAN_TOKEN: FAKE_TOKEN },
+        args: (id) => [
+          ...timingArgs(profile),
+          '--floating-ip',
+          FAKE_IP,
+          '--api-url',
+          fake.url,
+          '--droplet-id',
+          String(1000 + id),
+        ],
+      },
+      'end-to-end',
+      profile,
+      kills,
+    );
+    const requests = fake.apiRequests().length;
+    return {
+      ...result,
+      config: `${result.config}, fake action ${FAKE_ACTION_MS} ms, assigner defaults`,
+      note: `${requests} API requests in all over ${result.samplesMs.length} failovers plus restarts (incl. moving the IP back)`,
+    };
+  } finally {
+    await fake.close();
+  }
+}
+
+async function fetchBytesOut(port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/status`);
+  const body = (await response.json()) as { transport: { bytesOut: number } | null };
+  return body.transport?.bytesOut ?? 0;
+}
+
+async function overhead(opts: BenchOptions, nodes: number): Promise<OverheadRow> {
+  const profile = PROFILES[0]!;
+  const ports = await allocatePorts(nodes);
+  const httpPorts = await allocatePorts(nodes);
+  const spec: ClusterSpec = {
+    nodes,
+    label: `leader-ip idle ${nodes}`,
+    assignedIsElected: false,
+    verbose: opts.verbose,
+    args: (id) => [...timingArgs(profile), '--http', `127.0.0.1:${httpPorts[id - 1]}`],
+  };
+  const children = ports.map((_, index) => spawnNode(spec, ports, index, 0));
+  try {
+    await Promise.all(children.map((child) => child.waitForEvent('ready', 60_000)));
+    await delay(2000);
+    const windowMs = opts.quick ? 3000 : 10_000;
+    const before = await Promise.all(httpPorts.map(fetchBytesOut));
+    const started = performance.now();
+    const usage = await measureUsage(
+      children.map((c) => c.pid!).filter((pid) => pid !== undefined),
+      windowMs,
+    );
+    const after = await Promise.all(httpPorts.map(fetchBytesOut));
+    const seconds = (performance.now() - started) / 1000;
+    const bytes = after.reduce((sum, b, i) => sum + (b - (before[i] ?? 0)), 0) / nodes / seconds;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    return {
+      system: 'leader-ip',
+      config: `default (hb ${profile.heartbeatMs} ms)`,
+      nodes,
+      cpuPercent: mean(usage.map((u) => u.cpuPercent)),
+      bytesPerSec: bytes,
+      rssMiB: mean(usage.map((u) => u.rssMiB)),
+      note: 'bytes: TCP payload sent per node (frames incl. headers), from status().transport.bytesOut; no secret',
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop('SIGKILL', 5000)));
+  }
+}
+
+function cpuMicros(run: () => void): number {
+  const start = process.cpuUsage();
+  run();
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+}
+
+async function micro(): Promise<MicroRow[]> {
+  const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', heartbeatIntervalMs: 100, leaseMs: 1000 });
+  await node.start();
+  try {
+    node.status();
+    const statusMicros = cpuMicros(() => {
+      for (let i = 0; i < 1000; i++) node.status();
+    });
+    const heartbeat = encodeMessage({
+      type: 'heartbeat',
+      incarnation: 0x12345678,
+      ready: true,
+      canLead: true,
+      leaving: false,
+      term: 42,
+      leaderTerm: 42,
+      sees: [2, 3, 4, 5],
+    });
+    const count = 100_000;
+    const decodeMicros = cpuMicros(() => {
+      for (let i = 0; i < count; i++) decodeMessage(heartbeat);
+    });
+    const frame = encodeFrame(FrameKind.Data, heartbeat);
+    const stream = Buffer.concat(Array.from({ length: 1000 }, () => frame));
+    const frameMicros = cpuMicros(() => {
+      const decoder = new FrameDecoder({ maxFrameBytes: 65536 });
+      for (let i = 0; i < count / 1000; i++) decoder.push(stream);
+    });
+    return [
+      { name: '1,000 status() reads', value: statusMicros / 1000, unit: 'ms CPU' },
+      { name: 'decode one heartbeat message', value: (decodeMicros * 1000) / count, unit: 'ns CPU' },
+      { name: 'frame decoding (1,000-frame chunks)', value: (frameMicros * 1000) / count, unit: 'ns CPU per frame' },
+      { name: 'heartbeat size on the wire', value: frame.length, unit: 'bytes (no secret; +16 MAC with one)' },
+    ];
+  } finally {
+    await node.stop();
+  }
+}
+
+export async function runLeaderIp(opts: BenchOptions): Promise<BenchSection> {
+  process.stderr.write('leader-ip: building dist/ (the bench measures the built command)\n');
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const failover: FailoverResult[] = [];
+  for (const profile of PROFILES) {
+    for (const nodes of [3, 5]) {
+      for (const scenario of ['crash', 'graceful'] as const) {
+        const label = `leader-ip ${profile.name} ${nodes} nodes ${scenario}`;
+        process.stderr.write(`${label}: ${opts.kills} faults\n`);
+        failover.push(
+          await failoverLoop(
+            opts,
+            { nodes, label, assignedIsElected: false, verbose: opts.verbose, args: () => timingArgs(profile) },
+            scenario,
+            profile,
+            opts.kills,
+          ),
+        );
+      }
+    }
+  }
+  process.stderr.write('leader-ip end to end\n');
+  failover.push(await endToEnd(opts, opts.kills));
+  const overheadRows: OverheadRow[] = [];
+  for (const nodes of [3, 5, 9, 15]) {
+    process.stderr.write(`leader-ip overhead, ${nodes} nodes\n`);
+    overheadRows.push(await overhead(opts, nodes));
+  }
+  return {
+    failover,
+    overhead: overheadRows,
+    micro: await micro(),
+    settings: {
+      'leader-ip': `dist/cli/main.js (leader-ip run --json), ${PROFILES.map((p) => `${p.name}: heartbeat ${p.heartbeatMs} ms, lease ${p.leaseMs} ms`).join('; ')}; peer timeout 4 heartbeats; max drift 1 %; no secret`,
+      'leader-ip fault timing': 'random delay before each fault, uniform over one heartbeat interval',
+      'leader-ip after each fault':
+        'the victim is restarted; being the lowest ID it takes leadership back (bully) before the next fault',
+      'leader-ip end to end': `FakeDigitalOcean on 127.0.0.1, assign actions complete after ${FAKE_ACTION_MS} ms; DigitalOceanAssigner defaults (first poll after 0.5 s, then x1.5)`,
+    },
+  };
+}
