@@ -20,6 +20,13 @@ export interface LostLeadershipInfo {
   /** The term of the leadership that ended. */
   term: number;
   reason: LostLeadershipReason;
+  /**
+   * How long before this event the leadership really ended, in ms: about 0 normally; more when the node noticed
+   * late because its process was paused or starved past the end of its lease (GC, SIGSTOP, VM migration, an
+   * overloaded event loop). Another node may have led during that time, so anything this node did as leader
+   * since then must be fenced by the term.
+   */
+  endedMsAgo: number;
 }
 
 /** Payload accompanying `leaderChange`. */

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { CodecError, decodeMessage, encodeMessage } from './core/codec.ts';
-import type { CoreStatus, Effects } from './core/election-core.ts';
+import type { CoreEvent, CoreStatus, Effects } from './core/election-core.ts';
 import { ElectionCore } from './core/election-core.ts';
 import type { Message } from './core/messages.ts';
 import type { ElectionNodeEvents } from './election-events.ts';
@@ -108,6 +108,9 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
         secret: o.secret,
         encrypt: o.encrypt,
         insecure: o.insecure,
+        // A member needs at most two connections at once (its link and a simultaneous dial); several members may
+        // share one address (a NAT, or a test cluster on one host), so the cap scales with the cluster.
+        maxConnectionsPerAddress: Math.max(8, 2 * o.clusterSize + 4),
         ...o.transport,
       });
       this.#address = await transport.start();
@@ -230,7 +233,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     const core = this.#core;
     if (core === undefined || this.#state !== 'running') return;
     // The clock is read before the step, so every lease counts from no later than the real send time.
-    const effects = step(core, performance.now());
+    const now = performance.now();
+    const effects = step(core, now);
     if (effects.persist !== null && this.#stateFile !== undefined) {
       try {
         this.#stateFile.save(effects.persist);
@@ -242,26 +246,35 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
         return;
       }
     }
+    // A node that steps down tells its own listeners before the release leaves: the application stops acting as
+    // leader before any successor can be elected, so handlers on two machines never overlap either.
+    for (const event of effects.events) if (event.type === 'lost') this.#emitEvent(event, now);
     this.#send(effects);
-    for (const event of effects.events) {
-      switch (event.type) {
-        case 'gained':
-          this.#transitions++;
-          log('node %d gained leadership, term %d', this.#options.id, event.term);
-          this.#emitSafely('gainedLeadership', { term: event.term });
-          break;
-        case 'lost':
-          this.#transitions++;
-          log('node %d lost leadership (%s), term %d', this.#options.id, event.reason, event.term);
-          this.#emitSafely('lostLeadership', { term: event.term, reason: event.reason });
-          break;
-        case 'leader':
-          log('node %d: leader is now %s', this.#options.id, event.leaderId);
-          this.#emitSafely('leaderChange', event.leaderId, { term: event.term });
-          break;
-      }
-    }
+    for (const event of effects.events) if (event.type !== 'lost') this.#emitEvent(event, now);
     this.#arm(effects.wakeAt);
+  }
+
+  #emitEvent(event: CoreEvent, now: number): void {
+    switch (event.type) {
+      case 'gained':
+        this.#transitions++;
+        log('node %d gained leadership, term %d', this.#options.id, event.term);
+        this.#emitSafely('gainedLeadership', { term: event.term });
+        break;
+      case 'lost':
+        this.#transitions++;
+        log('node %d lost leadership (%s), term %d', this.#options.id, event.reason, event.term);
+        this.#emitSafely('lostLeadership', {
+          term: event.term,
+          reason: event.reason,
+          endedMsAgo: performance.now() - (event.lapsedAt ?? now),
+        });
+        break;
+      case 'leader':
+        log('node %d: leader is now %s', this.#options.id, event.leaderId);
+        this.#emitSafely('leaderChange', event.leaderId, { term: event.term });
+        break;
+    }
   }
 
   #send(effects: Effects): void {

@@ -50,3 +50,4 @@ export {
 } from './errors.ts';
 export { ELECTION_DEFAULTS } from './node/options.ts';
 export type { TcpTransportStats, TransportStats } from './transport/types.ts';
+export type { Endpoint } from './util/address.ts';

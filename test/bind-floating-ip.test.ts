@@ -29,7 +29,7 @@ class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSou
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;
-    this.emit('lostLeadership', { term: this.term, reason });
+    this.emit('lostLeadership', { term: this.term, reason, endedMsAgo: 0 });
   }
 }
 

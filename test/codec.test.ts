@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CodecError, decodeMessage, encodeMessage } from '../src/core/codec.ts';
+import { CodecError, decodeMessage, encodeMessage, MAX_TERM } from '../src/core/codec.ts';
 import type { Message } from '../src/core/messages.ts';
 
 const plain = { noNullPrototype: true } as const;
 const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+const term = fc.nat({ max: MAX_TERM });
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record(
     {
@@ -14,22 +15,22 @@ const message: fc.Arbitrary<Message> = fc.oneof(
       ready: fc.boolean(),
       canLead: fc.boolean(),
       leaving: fc.boolean(),
-      term: uint,
-      leaderTerm: uint,
+      term,
+      leaderTerm: term,
       sees: fc.array(uint, { maxLength: 20 }),
     },
     plain,
   ),
-  fc.record({ type: fc.constant('vote-request' as const), term: uint, incarnation: uint, seq: uint }, plain),
+  fc.record({ type: fc.constant('vote-request' as const), term, incarnation: uint, seq: uint }, plain),
   fc.record(
     {
       type: fc.constant('vote-reply' as const),
-      term: uint,
+      term,
       incarnation: uint,
       seq: uint,
       granted: fc.boolean(),
       reason: fc.constantFrom(null, 'not-ready', 'bound', 'stale-term', 'prefer-lower', 'released', 'stopping'),
-      highestTerm: uint,
+      highestTerm: term,
       holder: uint,
     },
     plain,
@@ -67,6 +68,15 @@ describe('message codec', () => {
         assert.throws(() => decodeMessage(Uint8Array.of(...bytes, 0)), CodecError);
       }),
     );
+  });
+
+  it('refuses terms above MAX_TERM both ways, so a peer cannot push the next campaign past a safe integer', () => {
+    const request = { type: 'vote-request', term: MAX_TERM, incarnation: 1, seq: 1 } as const;
+    assert.deepEqual(decodeMessage(encodeMessage(request)), request);
+    assert.throws(() => encodeMessage({ ...request, term: MAX_TERM + 1 }), CodecError);
+    // The same bytes a peer would send: type 2, then varint(2^53 - 1), incarnation 1, seq 1.
+    const huge = Uint8Array.of(2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 1);
+    assert.throws(() => decodeMessage(huge), /term out of range/);
   });
 
   it('keeps heartbeats small', () => {

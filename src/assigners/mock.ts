@@ -113,7 +113,7 @@ export interface MockAssignerOptions {
   holderLatencyMs?: number | undefined;
   /**
    * Called for every call after its latency, before its effect; throwing (or rejecting) fails the call with
-   * that error. Lets a test pause a call, fail it conditionally, or move the IP mid-call.
+   * that error. Lets a test pause a call, fail it conditionally, or move the IP mid-call. Default: none.
    */
   hook?: ((call: MockAssignerCall) => void | Promise<void>) | undefined;
 }

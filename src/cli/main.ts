@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { LeaderIpError, TransportError } from '../errors.ts';
+import { DEMO_USAGE, demoCommand } from './demo.ts';
 import { UsageError } from './flags.ts';
 import { RUN_USAGE, runCommand } from './run.ts';
+import { STATUS_USAGE, statusCommand } from './status.ts';
 
 /**
  * The `leader-ip` command. Each subcommand lives in its own module; this file only dispatches and turns
@@ -12,14 +14,22 @@ const USAGE = `Usage: leader-ip <command> [options]
 
 Commands:
   run      run one cluster member (and move a DigitalOcean reserved IP to the leader)
+  status   show a running member's state (one started with 'run --http')
+  demo     watch a failover on this machine: 3 nodes, a fake DigitalOcean API, no account needed
   help     show this help; 'leader-ip <command> --help' shows a command's options
 
-${RUN_USAGE}`;
+${RUN_USAGE}
+
+${STATUS_USAGE}
+
+${DEMO_USAGE}`;
 
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   run: (args) => runCommand(args),
+  status: (args) => statusCommand(args),
+  demo: (args) => demoCommand(args),
 };
 
 async function main(argv: string[]): Promise<number> {

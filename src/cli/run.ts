@@ -2,7 +2,7 @@ import type { FloatingIpAssigner } from '../assigners/floating-ip-assigner.ts';
 import { bindFloatingIp, type FloatingIpBinding } from '../bind-floating-ip.ts';
 import { ElectionNode, type ElectionNodeOptions } from '../election-node.ts';
 import { LeaderIpError } from '../errors.ts';
-import { formatEndpoint } from '../util/address.ts';
+import { formatEndpoint, parseEndpoint } from '../util/address.ts';
 import {
   type FlagValues,
   intFlag,
@@ -13,6 +13,7 @@ import {
   stringFlag,
   UsageError,
 } from './flags.ts';
+import { type FloatingIpStatus, type StatusServer, startStatusServer, trackFloatingIp } from './http-status.ts';
 import { Reporter } from './reporter.ts';
 
 export const RUN_USAGE = `Usage: leader-ip run --listen HOST:PORT --peers HOST:PORT,... [options]
@@ -42,9 +43,12 @@ Floating IP (DigitalOcean):
   --api-url URL          API base URL (default https://api.digitalocean.com)
   --metadata-url URL     metadata service (default http://169.254.169.254)
   --reconcile-ms N       while leading, re-check the IP every N ms (default 30000)
-  --poll-ms N            first delay between action polls (default 1000)
+  --poll-ms N            first delay between action polls (default 500)
 Output:
   --json                 JSON lines (with a host-wide monotonic 'mono' timestamp in ms)
+  --http HOST:PORT       serve GET /status (JSON), /healthz and /leader (200 on the leader only,
+                         503 elsewhere); read with 'leader-ip status --url HOST:PORT'. Bind it to
+                         loopback or a private interface
   --help`;
 
 const FLAGS = {
@@ -69,6 +73,7 @@ const FLAGS = {
   'reconcile-ms': { type: 'string' },
   'poll-ms': { type: 'string' },
   json: { type: 'boolean' },
+  http: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -85,6 +90,8 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
   const floatingIp = stringFlag(flags, 'floating-ip');
   const explicitDropletId = intFlag(flags, 'droplet-id', 1);
   const metadataUrl = stringFlag(flags, 'metadata-url');
+  const httpFlag = stringFlag(flags, 'http');
+  const httpListen = httpFlag === undefined ? undefined : parseEndpoint(httpFlag, '--http', true);
 
   const early = new Reporter(json, 'leader-ip');
   const token = floatingIp === undefined ? undefined : readToken(flags, env, early);
@@ -133,15 +140,28 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
   wireNodeEvents(node, reporter);
 
   let binding: FloatingIpBinding | undefined;
+  let ipStatus: (() => FloatingIpStatus) | undefined;
   if (floatingIp !== undefined && token !== undefined) {
     const assigner = await createDigitalOceanAssigner(flags, floatingIp, token, dropletId, metadataUrl);
     binding = bindFloatingIp(node, assigner, { reconcileIntervalMs: intFlag(flags, 'reconcile-ms', 1) });
     wireBindingEvents(binding, reporter, floatingIp);
+    ipStatus = trackFloatingIp(binding, floatingIp);
   }
 
   await node.start();
+  let http: StatusServer | undefined;
+  if (httpListen !== undefined) {
+    try {
+      http = await startStatusServer(httpListen, node, ipStatus);
+    } catch (error) {
+      await binding?.unbind();
+      await node.stop();
+      throw new Error(`--http: cannot listen on ${httpFlag} (${(error as NodeJS.ErrnoException).code ?? error})`);
+    }
+  }
   const address = node.address === null ? listen : formatEndpoint(node.address);
   reporter.event('started', { id, listen: address, clusterSize: node.status().clusterSize }, `listening on ${address}`);
+  if (http !== undefined) reporter.event('http', { url: http.url }, `status on ${http.url}/status`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -155,6 +175,7 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
       void (async () => {
         await binding?.unbind();
         await node.stop();
+        await http?.close();
         reporter.event('stopped', {}, 'stopped');
         process.off('SIGTERM', shutdown);
         process.off('SIGINT', shutdown);
@@ -202,8 +223,13 @@ function wireNodeEvents(node: ElectionNode, reporter: Reporter): void {
   node.on('gainedLeadership', ({ term }) =>
     reporter.event('gainedLeadership', { term }, `gained leadership (term ${term})`),
   );
-  node.on('lostLeadership', ({ term, reason }) =>
-    reporter.event('lostLeadership', { term, reason }, `lost leadership (term ${term}, ${reason})`),
+  node.on('lostLeadership', ({ term, reason, endedMsAgo }) =>
+    reporter.event(
+      'lostLeadership',
+      // With `mono`, tells a reader of the log when the leadership really ended (a paused process reports late).
+      { term, reason, endedMsAgo: Math.round(endedMsAgo * 1000) / 1000 },
+      `lost leadership (term ${term}, ${reason}${endedMsAgo >= 1 ? `, ended ${Math.round(endedMsAgo)} ms earlier` : ''})`,
+    ),
   );
   node.on('leaderChange', (leaderId, { term }) =>
     reporter.event(

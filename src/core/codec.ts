@@ -34,6 +34,13 @@ const MAX_VARINT_BYTES = 8;
 /** A heartbeat lists at most this many peers; more than any sane cluster, and bounds allocation. */
 export const MAX_SEES = 255;
 
+/**
+ * Largest term on the wire (2^52: no cluster gets there, even at a thousand elections a second for a hundred
+ * thousand years). Every campaign takes the highest known term plus one, so a peer announcing a term near
+ * `Number.MAX_SAFE_INTEGER` could otherwise push a node's next term past what can be encoded, and crash it.
+ */
+export const MAX_TERM = 2 ** 52;
+
 class Writer {
   private readonly bytes: number[] = [];
   u8(value: number): this {
@@ -49,6 +56,10 @@ class Writer {
     }
     this.bytes.push(rest);
     return this;
+  }
+  term(value: number): this {
+    if (value > MAX_TERM) throw new CodecError(`term above ${MAX_TERM}: ${value}`);
+    return this.uint(value);
   }
   finish(): Uint8Array {
     return Uint8Array.from(this.bytes);
@@ -79,6 +90,11 @@ class Reader {
     }
     throw new CodecError('varint too long');
   }
+  term(): number {
+    const value = this.uint();
+    if (value > MAX_TERM) throw new CodecError('term out of range');
+    return value;
+  }
   end(): void {
     if (this.offset !== this.bytes.length) throw new CodecError('trailing bytes after message');
   }
@@ -96,18 +112,18 @@ export function encodeMessage(message: Message): Uint8Array {
       if (message.sees.length > MAX_SEES) throw new CodecError('too many peers in heartbeat');
       const flags =
         (message.ready ? FLAG_READY : 0) | (message.canLead ? FLAG_CAN_LEAD : 0) | (message.leaving ? FLAG_LEAVING : 0);
-      w.u8(TYPE_HEARTBEAT).u8(flags).uint(message.incarnation).uint(message.term).uint(message.leaderTerm);
+      w.u8(TYPE_HEARTBEAT).u8(flags).uint(message.incarnation).term(message.term).term(message.leaderTerm);
       w.u8(message.sees.length);
       for (const id of message.sees) w.uint(id);
       break;
     }
     case 'vote-request':
-      w.u8(TYPE_VOTE_REQUEST).uint(message.term).uint(message.incarnation).uint(message.seq);
+      w.u8(TYPE_VOTE_REQUEST).term(message.term).uint(message.incarnation).uint(message.seq);
       break;
     case 'vote-reply':
-      w.u8(TYPE_VOTE_REPLY).uint(message.term).uint(message.incarnation).uint(message.seq);
+      w.u8(TYPE_VOTE_REPLY).term(message.term).uint(message.incarnation).uint(message.seq);
       w.u8(message.granted ? 1 : 0).u8(REASONS.indexOf(message.reason));
-      w.uint(message.highestTerm).uint(message.holder);
+      w.term(message.highestTerm).uint(message.holder);
       break;
     case 'release':
       w.u8(TYPE_RELEASE).uint(message.incarnation).uint(message.seq);
@@ -126,8 +142,8 @@ export function decodeMessage(bytes: Uint8Array): Message {
       const flags = r.u8();
       if (flags & ~(FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING)) throw new CodecError('unknown heartbeat flags');
       const incarnation = r.uint();
-      const term = r.uint();
-      const leaderTerm = r.uint();
+      const term = r.term();
+      const leaderTerm = r.term();
       const count = r.u8();
       const sees: number[] = [];
       for (let i = 0; i < count; i++) sees.push(r.uint());
@@ -144,10 +160,10 @@ export function decodeMessage(bytes: Uint8Array): Message {
       break;
     }
     case TYPE_VOTE_REQUEST:
-      message = { type: 'vote-request', term: r.uint(), incarnation: r.uint(), seq: r.uint() } satisfies VoteRequest;
+      message = { type: 'vote-request', term: r.term(), incarnation: r.uint(), seq: r.uint() } satisfies VoteRequest;
       break;
     case TYPE_VOTE_REPLY: {
-      const term = r.uint();
+      const term = r.term();
       const incarnation = r.uint();
       const seq = r.uint();
       const granted = r.u8();
@@ -162,7 +178,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
         seq,
         granted: granted === 1,
         reason,
-        highestTerm: r.uint(),
+        highestTerm: r.term(),
         holder: r.uint(),
       } satisfies VoteReply;
       break;

@@ -1,4 +1,5 @@
 import type { LostLeadershipReason } from '../election-events.ts';
+import { MAX_TERM } from './codec.ts';
 import { type CoreConfig, deriveTiming, type Timing } from './config.ts';
 import type { Heartbeat, Message, Release, VoteReply, VoteRequest } from './messages.ts';
 import { PeerView } from './peer-view.ts';
@@ -14,7 +15,16 @@ import { type PersistedState, Voter, type VoterContext } from './voter.ts';
 /** Something the adapter turns into a public event. */
 export type CoreEvent =
   | { readonly type: 'gained'; readonly term: number }
-  | { readonly type: 'lost'; readonly term: number; readonly reason: LostLeadershipReason }
+  | {
+      readonly type: 'lost';
+      readonly term: number;
+      readonly reason: LostLeadershipReason;
+      /**
+       * Set when the lease had already run out before the call that reports the loss (the process was paused or
+       * starved): the time, on this node's clock, at which the leadership really ended. Absent: it ended at `now`.
+       */
+      readonly lapsedAt?: number;
+    }
   | { readonly type: 'leader'; readonly leaderId: number | null; readonly term: number };
 
 export interface Outgoing {
@@ -361,7 +371,9 @@ export class ElectionCore {
     const expiries = [...candidacy.votes.values()].filter((until) => until > now).sort((a, b) => b - a);
     const majorityExpiry = expiries[this.timing.majority - 1] ?? Number.NEGATIVE_INFINITY;
     if (this.role === 'leader') {
-      this.leaseExpiry = majorityExpiry;
+      // A lapsed lease is not revived by late votes: the node was not leader in the gap, and must say so (step()
+      // reports the loss) rather than appear to have led throughout while another node may have led meanwhile.
+      if (now < this.leaseExpiry) this.leaseExpiry = majorityExpiry;
     } else if (this.role === 'candidate' && majorityExpiry > now) {
       this.role = 'leader';
       this.leaseExpiry = majorityExpiry;
@@ -373,6 +385,8 @@ export class ElectionCore {
 
   private campaign(now: number): void {
     const term = Math.max(this.knownTerm, this.voter.highestTerm) + 1;
+    // Unreachable in practice (the codec refuses larger terms); a term that cannot be sent must not be used.
+    if (term > MAX_TERM) return;
     this.knownTerm = term;
     this.role = 'candidate';
     this.candidacy = { term, startedAt: now, sent: new Map(), votes: new Map() };
@@ -401,8 +415,11 @@ export class ElectionCore {
 
   private stepDown(now: number, reason: LostLeadershipReason): void {
     const term = this.candidacy?.term ?? this.lastLeaderTerm;
+    const lapsedAt = this.leaseExpiry < now ? this.leaseExpiry : undefined;
     this.abandon(now, false);
-    this.eventsOut.push({ type: 'lost', term, reason });
+    this.eventsOut.push(
+      lapsedAt === undefined ? { type: 'lost', term, reason } : { type: 'lost', term, reason, lapsedAt },
+    );
   }
 
   /**

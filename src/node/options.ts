@@ -10,7 +10,10 @@ export interface ElectionNodeOptions {
   id: number;
   /** Where to listen: `'host:port'` or `'[v6]:port'`. Port 0 picks a free port (see `node.address`). */
   listen: string;
-  /** The other members' addresses. Their IDs are learned at the handshake. More can be added with `addPeer`. */
+  /**
+   * The other members' addresses. Their IDs are learned at the handshake. More can be added with `addPeer`.
+   * Default: none (a cluster of one, until peers are added).
+   */
   peers?: readonly string[];
   /** Voting members, this node included. Default: `peers.length + 1`. A majority is `floor(clusterSize / 2) + 1`. */
   clusterSize?: number;
@@ -19,6 +22,7 @@ export interface ElectionNodeOptions {
   /**
    * Shared secret, at least 32 bytes (a string is taken as UTF-8; generate one with
    * `openssl rand -base64 32`). With it every link is mutually authenticated and every frame carries a MAC.
+   * Default: none, which is allowed only on a loopback `listen` address unless `insecure` is set.
    */
   secret?: string | Uint8Array;
   /** Encrypt frames too (AES-256-GCM); needs `secret`. Default false. */
@@ -35,7 +39,7 @@ export interface ElectionNodeOptions {
   maxDriftRate?: number;
   /**
    * Directory for the small state file that makes terms survive restarts (highest granted term). Optional; without
-   * it terms still only grow as long as a majority keeps running. See docs/protocol.md.
+   * it terms still only grow as long as a majority keeps running. See docs/protocol.md. Default: none.
    */
   stateDir?: string;
   /** Transport tuning; defaults suit a LAN. */
@@ -44,18 +48,19 @@ export interface ElectionNodeOptions {
 
 /** Low-level transport knobs (all optional). */
 export interface TransportTuning {
-  /** Default 2000 ms. */
+  /** Time a connection may take to complete the handshake (`handshake-timeout`). Default 2000 ms. */
   handshakeTimeoutMs?: number;
-  /** Default 65536 bytes. */
+  /** Largest frame accepted or sent, header included (`frame-too-large`). Default 65536 bytes. */
   maxFrameBytes?: number;
-  /** Default 8. */
+  /** Simultaneous connections accepted from one remote address (`too-many-connections`). Default `max(8, 2 * clusterSize + 4)`. */
   maxConnectionsPerAddress?: number;
-  /** Reconnect backoff start and cap. Defaults 50 and 2000 ms. */
+  /** First delay before redialing a peer; doubles per failure, jittered. Default 50 ms. */
   reconnectMinMs?: number;
+  /** Largest delay between redials of a peer. Default 2000 ms. */
   reconnectMaxMs?: number;
-  /** Close a link silent for this long. Default 5000 ms. */
+  /** Close a link silent for this long (`idle-timeout`). Default 5000 ms. */
   idleTimeoutMs?: number;
-  /** Address peers are told (informational). */
+  /** Address peers are told, `'host:port'` (informational). Default: the bound listen address. */
   advertise?: string;
 }
 

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_TERM } from '../core/codec.ts';
 import type { PersistedState } from '../core/voter.ts';
 import { StateError } from '../errors.ts';
 
@@ -39,6 +40,8 @@ export class StateFile {
       data === null ||
       record.nodeId !== this.nodeId ||
       !Number.isSafeInteger(record.highestTerm) ||
+      (record.highestTerm as number) < 0 ||
+      (record.highestTerm as number) > MAX_TERM ||
       !Number.isSafeInteger(record.highestTermHolder)
     ) {
       throw new StateError(`state file ${this.path} is malformed or belongs to another node ID`);

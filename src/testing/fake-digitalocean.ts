@@ -78,9 +78,9 @@ export interface FakeDigitalOceanOptions {
   metadataDropletId?: number | null | undefined;
   /** Put `request_id` in error bodies (it is always in the `x-request-id` header). Default true. */
   requestIdInErrorBody?: boolean | undefined;
-  /** Checks every API request; a problem is recorded in `violations` and answered with 400. */
+  /** Checks every API request; a problem is recorded in `violations` and answered with 400. Default: none. */
   validateRequest?: FakeRequestValidator | undefined;
-  /** Checks every API response before it is sent; a problem is recorded in `violations`. */
+  /** Checks every API response before it is sent; a problem is recorded in `violations`. Default: none. */
   validateResponse?: FakeResponseValidator | undefined;
 }
 

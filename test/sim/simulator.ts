@@ -39,7 +39,27 @@ export interface SimOptions {
    * to check that the invariant checker catches a cluster whose assumptions are broken.
    */
   actualDriftRate?: number;
+  /**
+   * Inject exactly these faults (at their `at`, ms from the start) instead of random ones; `faultEveryMs` is then
+   * unused. Commands at or after `faultMs` are ignored: the stable phase is stable. Everything else (message
+   * delays within the configured rates, timer lateness, clock rates) still comes from `seed`.
+   */
+  schedule?: readonly FaultCommand[];
 }
+
+/** One fault of an explicit schedule. Node IDs must be members of `ids`. */
+export type FaultCommand =
+  /** Splits the cluster: `side[i]` is the side of `ids[i]`; nodes on different sides cannot talk. */
+  | { at: number; kind: 'partition'; sides: readonly number[]; forMs: number }
+  /** Messages from `from` to `to` are lost, until the next heal. */
+  | { at: number; kind: 'cut'; from: number; to: number }
+  | { at: number; kind: 'crash'; id: number; restartAfterMs: number | null }
+  | { at: number; kind: 'pause'; id: number; forMs: number }
+  | { at: number; kind: 'network'; dropRate: number; duplicateRate: number; longDelayRate: number }
+  /** The transport reports the link between `a` and `b` down on both ends, then up again on one. */
+  | { at: number; kind: 'flap'; a: number; b: number }
+  /** Ends every partition and one-way cut. */
+  | { at: number; kind: 'heal' };
 
 export class InvariantViolation extends Error {}
 
@@ -64,6 +84,7 @@ type SimEvent =
   | { kind: 'deliver'; from: number; to: number; generation: number; bytes: Uint8Array }
   | { kind: 'link'; id: number; peer: number; generation: number; up: boolean }
   | { kind: 'fault' }
+  | { kind: 'command'; command: FaultCommand }
   | { kind: 'heal-partition'; epoch: number }
   | { kind: 'restart'; id: number; generation: number }
   | { kind: 'stabilize' };
@@ -128,7 +149,13 @@ export class Simulator {
       this.group.set(id, 0);
     }
     for (const id of ids) this.boot(id);
-    this.queue.push(this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
+    if (this.options.schedule === undefined) {
+      this.queue.push(this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
+    } else {
+      for (const command of this.options.schedule) {
+        if (command.at < faultMs) this.queue.push(Math.max(0, command.at), { kind: 'command', command });
+      }
+    }
     this.queue.push(faultMs, { kind: 'stabilize' });
     const end = faultMs + stableMs;
     for (;;) {
@@ -241,6 +268,9 @@ export class Simulator {
         this.injectFault();
         this.queue.push(this.now + this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
         return;
+      case 'command':
+        if (!this.stable) this.execute(event.command);
+        return;
       case 'stabilize':
         this.stabilize();
         return;
@@ -302,50 +332,114 @@ export class Simulator {
     const roll = this.rng.next();
     if (roll < 0.2) {
       // Symmetric partition into two sides.
-      this.count('partition');
-      this.partitionEpoch++;
-      for (const id of ids) this.group.set(id, this.rng.chance(0.5) ? 1 : 0);
-      this.notifyPartitionLinks();
+      this.partition(ids.map(() => (this.rng.chance(0.5) ? 1 : 0)));
       this.queue.push(this.now + this.rng.range(0.2 * lease, 4 * lease), {
         kind: 'heal-partition',
         epoch: this.partitionEpoch,
       });
     } else if (roll < 0.3) {
       if (ids.length < 2) return;
-      this.count('one-way-cut');
       const from = this.rng.pick(ids);
-      this.blocked.add(`${from}>${this.rng.pick(ids.filter((id) => id !== from))}`);
+      this.cutOneWay(from, this.rng.pick(ids.filter((id) => id !== from)));
     } else if (roll < 0.45) {
-      this.count('crash');
       const victim = this.rng.pick(ids);
-      this.crash(victim);
-      const node = this.nodes.get(victim)!;
-      this.queue.push(this.now + this.rng.range(0, 3 * lease), {
-        kind: 'restart',
-        id: victim,
-        generation: node.generation,
-      });
+      this.crashFor(victim, () => this.rng.range(0, 3 * lease));
     } else if (roll < 0.6) {
-      this.count('pause');
-      const node = this.nodes.get(this.rng.pick(ids))!;
-      if (node.core !== null) node.pausedUntil = Math.max(node.pausedUntil, this.now + this.rng.range(0, 3 * lease));
+      this.pause(this.rng.pick(ids), () => this.rng.range(0, 3 * lease));
     } else if (roll < 0.75) {
-      this.count('lossy-network');
-      this.dropRate = this.rng.pick([0, 0.05, 0.2, 0.5]);
-      this.duplicateRate = this.rng.pick([0, 0.05, 0.2]);
-      this.longDelayRate = this.rng.pick([0, 0.01, 0.05]);
+      this.lossyNetwork(
+        this.rng.pick([0, 0.05, 0.2, 0.5]),
+        this.rng.pick([0, 0.05, 0.2]),
+        this.rng.pick([0, 0.01, 0.05]),
+      );
     } else if (roll < 0.85) {
       this.count('heal');
       this.healPartitions();
     } else {
       if (ids.length < 2) return;
-      this.count('link-flap');
       const a = this.rng.pick(ids);
-      const b = this.rng.pick(ids.filter((id) => id !== a));
-      this.notifyLink(a, b, false);
-      this.notifyLink(b, a, false);
-      this.notifyLink(a, b, true);
+      this.flap(a, this.rng.pick(ids.filter((id) => id !== a)));
     }
+  }
+
+  /** Runs one command of an explicit schedule. */
+  private execute(command: FaultCommand): void {
+    const known = (id: number) => this.nodes.has(id);
+    switch (command.kind) {
+      case 'partition':
+        this.partition(command.sides);
+        this.queue.push(this.now + command.forMs, { kind: 'heal-partition', epoch: this.partitionEpoch });
+        return;
+      case 'cut':
+        if (known(command.from) && known(command.to) && command.from !== command.to) {
+          this.cutOneWay(command.from, command.to);
+        }
+        return;
+      case 'crash':
+        if (known(command.id)) this.crashFor(command.id, () => command.restartAfterMs);
+        return;
+      case 'pause':
+        if (known(command.id)) this.pause(command.id, () => command.forMs);
+        return;
+      case 'network':
+        this.lossyNetwork(command.dropRate, command.duplicateRate, command.longDelayRate);
+        return;
+      case 'flap':
+        if (known(command.a) && known(command.b) && command.a !== command.b) this.flap(command.a, command.b);
+        return;
+      case 'heal':
+        this.count('heal');
+        this.healPartitions();
+        return;
+    }
+  }
+
+  /** `sides[i]` is the side of `ids[i]` (missing: side 0). */
+  private partition(sides: readonly number[]): void {
+    this.count('partition');
+    this.partitionEpoch++;
+    this.options.ids.forEach((id, i) => {
+      this.group.set(id, sides[i] ?? 0);
+    });
+    this.notifyPartitionLinks();
+  }
+
+  private cutOneWay(from: number, to: number): void {
+    this.count('one-way-cut');
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  /**
+   * Crashes `id`; it restarts after `restartAfterMs()`, or at the stable phase when that is null. (Durations are
+   * functions so random mode draws them exactly when it always did: a seed keeps replaying the same run.)
+   */
+  private crashFor(id: number, restartAfterMs: () => number | null): void {
+    this.count('crash');
+    this.crash(id);
+    const after = restartAfterMs();
+    if (after === null) return;
+    const node = this.nodes.get(id)!;
+    this.queue.push(this.now + after, { kind: 'restart', id, generation: node.generation });
+  }
+
+  private pause(id: number, forMs: () => number): void {
+    this.count('pause');
+    const node = this.nodes.get(id)!;
+    if (node.core !== null) node.pausedUntil = Math.max(node.pausedUntil, this.now + forMs());
+  }
+
+  private lossyNetwork(dropRate: number, duplicateRate: number, longDelayRate: number): void {
+    this.count('lossy-network');
+    this.dropRate = dropRate;
+    this.duplicateRate = duplicateRate;
+    this.longDelayRate = longDelayRate;
+  }
+
+  private flap(a: number, b: number): void {
+    this.count('link-flap');
+    this.notifyLink(a, b, false);
+    this.notifyLink(b, a, false);
+    this.notifyLink(a, b, true);
   }
 
   private healPartitions(): void {
