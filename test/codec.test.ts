@@ -2,41 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CodecError, decodeMessage, encodeMessage, MAX_TERM } from '../src/core/codec.ts';
-import type { Message } from '../src/core/messages.ts';
+import { messageArbitrary } from './support/message-arbitrary.ts';
 
-const plain = { noNullPrototype: true } as const;
 const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
-const term = fc.nat({ max: MAX_TERM });
-const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record(
-    {
-      type: fc.constant('heartbeat' as const),
-      incarnation: uint,
-      ready: fc.boolean(),
-      canLead: fc.boolean(),
-      leaving: fc.boolean(),
-      term,
-      leaderTerm: term,
-      sees: fc.array(uint, { maxLength: 20 }),
-    },
-    plain,
-  ),
-  fc.record({ type: fc.constant('vote-request' as const), term, incarnation: uint, seq: uint }, plain),
-  fc.record(
-    {
-      type: fc.constant('vote-reply' as const),
-      term,
-      incarnation: uint,
-      seq: uint,
-      granted: fc.boolean(),
-      reason: fc.constantFrom(null, 'not-ready', 'bound', 'stale-term', 'prefer-lower', 'released', 'stopping'),
-      highestTerm: term,
-      holder: uint,
-    },
-    plain,
-  ),
-  fc.record({ type: fc.constant('release' as const), incarnation: uint, seq: uint }, plain),
-);
+const message = messageArbitrary({ uint, term: fc.nat({ max: MAX_TERM }), peerId: uint, maxSees: 20 });
 
 describe('message codec', () => {
   it('round-trips every message', () => {
