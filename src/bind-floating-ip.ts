@@ -168,12 +168,13 @@ export function bindFloatingIp(
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        await assigner.assign({ signal, term: s.term });
+        await assigner.assign({ signal, term: s.term, stillLeader: () => node.isLeader });
         if (signal.aborted) return;
         events.emit('assigned', { term: s.term, durationMs: performance.now() - started, attempts: attempt });
         return;
       } catch (caught) {
-        if (signal.aborted) return;
+        // Stopped because leadership ended (its lostLeadership event may still be on its way): not a failure.
+        if (signal.aborted || !node.isLeader) return;
         const error = toLeaderIpError(caught);
         const willRetry = error instanceof AssignerError && error.retryable;
         events.emit('assignFailed', { term: s.term, error, willRetry });

@@ -88,6 +88,31 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     );
   });
 
+  it('does not move the IP once the lease has lapsed, even before lostLeadership arrives', async (t) => {
+    // A paused leader resumes: its lease is over (isLeader is false) but its lostLeadership event has not run yet.
+    const node = new FakeNode();
+    let settle: (() => void) | undefined;
+    const mock = new MockFloatingIpAssigner({
+      id: 'a',
+      hook: () =>
+        new Promise<void>((resolve) => {
+          settle = resolve;
+        }),
+    });
+    const binding = bindFloatingIp(node, mock, { reconcileIntervalMs: 0 });
+    t.after(() => binding.unbind());
+    const log = record(binding);
+    node.win(1);
+    await waitUntil(() => settle !== undefined);
+    node.isLeader = false;
+    settle?.();
+    await waitUntil(() => mock.calls[0]?.outcome !== 'pending');
+    assert.equal(mock.calls[0]?.outcome, 'aborted');
+    assert.equal(mock.ip.holder, null, 'the IP must not move for a leadership that has ended');
+    assert.deepEqual(log.failed, []);
+    assert.deepEqual(log.errors, []);
+  });
+
   it('starts at once when bound while already leader', async (t) => {
     const node = new FakeNode();
     node.win(9);
@@ -311,3 +336,12 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     assert.deepEqual(log.errors, []);
   });
 });
+
+/** Yields to the event loop until `predicate` holds (fails the test after 5 s). */
+async function waitUntil(predicate: () => boolean): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

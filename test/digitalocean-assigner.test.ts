@@ -402,6 +402,27 @@ describe('DigitalOceanAssigner', { timeout: 15_000 }, () => {
       assert.equal(fake.requests.filter(isPoll).length, 1);
     });
 
+    it('sends no further request once stillLeader() turns false, with no abort signal fired', async (t) => {
+      // A process resumed after a pause longer than its lease: the response to its read arrives before its
+      // lostLeadership event can run. The lease check right before the next request must stop it.
+      const { fake, make } = await setup(t);
+      let leading = true;
+      const assigner = make({
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          leading = false;
+          return response;
+        },
+      });
+      await assert.rejects(assigner.assign({ term: 1, stillLeader: () => leading }), AbortError);
+      assert.deepEqual(
+        fake.apiRequests().map((r) => r.method),
+        ['GET'],
+        'only the read that was already under way; no POST',
+      );
+      assert.equal(fake.holder(IP), null);
+    });
+
     it('stops during a rate-limit wait', async (t) => {
       const { fake, make } = await setup(t);
       fake.inject({ kind: 'status', status: 429, headers: { 'retry-after': '30' } });

@@ -21,6 +21,13 @@ export interface AssignOptions {
    * such a call can only come from a leadership that has since ended.
    */
   term?: number | undefined;
+  /**
+   * Checked right before each request the call sends. When it returns false the call stops as if `signal` had
+   * fired: it sends nothing more and rejects with an `AbortError`. `bindFloatingIp` passes `() => node.isLeader`,
+   * which compares the lease with the clock at that very moment, so a process resumed after a pause longer than its
+   * lease sends no request for the leadership it lost, even before its `lostLeadership` event has run.
+   */
+  stillLeader?: (() => boolean) | undefined;
 }
 
 /** Options of {@link FloatingIpAssigner.holder} and {@link FloatingIpAssigner.self}. */

@@ -202,6 +202,7 @@ export class MockFloatingIpAssigner extends EventEmitter<MockAssignerEvents> imp
       this.#fence.check(term);
       await this.hook?.(call);
       throwIfAborted(signal);
+      if (options.stillLeader?.() === false) throw new AbortError('leadership ended: the IP is not moved');
       const failure = this.#failNext.shift() ?? this.#failAlways;
       if (failure !== undefined) throw typeof failure === 'function' ? failure(call) : failure;
       this.ip[SET](this.id, term, 'assign');

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { AssignerError, ConfigError } from '../../errors.ts';
+import { AbortError, AssignerError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
 import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
@@ -191,7 +191,7 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
 
   /** Makes this droplet the holder; see the class description. Rejects with typed errors only. */
   async assign(options: AssignOptions = {}): Promise<void> {
-    const { signal, term } = options;
+    const { signal, term, stillLeader } = options;
     this.#fence.admit(term);
     throwIfAborted(signal);
     const started = performance.now();
@@ -199,7 +199,10 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
       signal,
       term,
       deadline: new Deadline(this.#assignTimeoutMs),
-      guard: () => this.#fence.check(term),
+      guard: () => {
+        this.#fence.check(term);
+        if (stillLeader?.() === false) throw new AbortError('leadership ended: no further request is sent');
+      },
       idempotent: true,
     };
     const me = await this.self({ signal });
