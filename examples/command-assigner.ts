@@ -66,12 +66,14 @@ export class CommandAssigner implements FloatingIpAssigner {
     this.#options = options;
   }
 
-  async assign({ signal, term }: AssignOptions = {}): Promise<void> {
+  async assign({ signal, term, stillLeader }: AssignOptions = {}): Promise<void> {
     // Refuses a term older than one already seen: only a deposed leader's late call can carry one.
     this.#fence.admit(term);
     if (this.#options.holder !== undefined && (await this.holder({ signal })) === this.#options.self) return;
     // A newer term may have been admitted while the holder was read: then this call must not act.
     this.#fence.check(term);
+    // The lease is checked at the moment of acting: this process may have been paused past it.
+    if (stillLeader?.() === false) throw new AbortError('leadership ended: the command is not run');
     await this.#run('assign', this.#options.assign, term, signal);
     this.#lastAssigned = this.#options.self;
     if (this.#options.holder === undefined) return;
