@@ -26,3 +26,20 @@ export {
   type FakeResponseValidator,
   type FakeValidatedRequest,
 } from './testing/fake-digitalocean.ts';
+export {
+  type Intervals,
+  type Kill,
+  type LeadershipInterval,
+  leadershipIntervals,
+  leadershipViolations,
+  overlaps,
+  termRegressions,
+} from './testing/leadership-intervals.ts';
+export {
+  freePort,
+  monotonicNow,
+  type NodeProcessEvent,
+  ProcessCluster,
+  type ProcessClusterEvents,
+  type ProcessClusterOptions,
+} from './testing/process-cluster.ts';

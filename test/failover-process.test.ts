@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { type Kill, leadershipViolations } from '../src/testing/leadership-intervals.ts';
 import { type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cluster.ts';
-import { type Kill, leadershipViolations } from './support/leadership.ts';
 
 /**
  * Real OS processes on 127.0.0.1, crashed with SIGKILL and stopped with SIGTERM. Leadership intervals come from

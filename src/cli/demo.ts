@@ -1,5 +1,6 @@
 import { resolveOptions } from '../node/options.ts';
 import type { FakeDigitalOcean } from '../testing/fake-digitalocean.ts';
+import { leadershipViolations } from '../testing/leadership-intervals.ts';
 import type { NodeProcessEvent, ProcessCluster } from '../testing/process-cluster.ts';
 import { type FlagValues, intFlag, parseFlags, UsageError } from './flags.ts';
 import { monotonicMs as monotonicNow } from './reporter.ts';
@@ -583,60 +584,6 @@ function lastEvent(
 ): NodeProcessEvent | undefined {
   for (let i = history.length - 1; i >= 0; i--) if (match(history[i]!)) return history[i];
   return undefined;
-}
-
-/**
- * Checks the leadership intervals the processes reported: none may overlap, and terms must grow with each
- * leader. An interval ends at its `lostLeadership` line minus `endedMsAgo` (when the leadership really ended: a
- * preempted leader steps down before it sends the vote that elects its successor, and a starved process notices
- * a lapsed lease late), or at the SIGKILL. Returns what is wrong, if anything.
- */
-export function leadershipViolations(
-  history: readonly NodeProcessEvent[],
-  kills: readonly { id: number; at: number }[],
-): string[] {
-  interface Interval {
-    id: number;
-    term: number;
-    from: number;
-    to: number;
-  }
-  const open = new Map<number, Interval>();
-  const intervals: Interval[] = [];
-  const ended = (interval: Interval, at: number): void => {
-    interval.to = Math.max(interval.from, at);
-    open.delete(interval.id);
-  };
-  const timeline: { id: number; event: string; at: number; term?: unknown; endedMsAgo?: unknown }[] = [
-    ...history.map((e) => ({ ...e, at: e.mono })),
-    ...kills.map((k) => ({ id: k.id, event: 'killed', at: k.at })),
-  ].sort((a, b) => a.at - b.at);
-  for (const e of timeline) {
-    const current = open.get(e.id);
-    if (e.event === 'gainedLeadership') {
-      const interval = { id: e.id, term: Number(e.term), from: e.at, to: Number.POSITIVE_INFINITY };
-      intervals.push(interval);
-      open.set(e.id, interval);
-    } else if (current !== undefined && e.event === 'lostLeadership') {
-      ended(current, e.at - (typeof e.endedMsAgo === 'number' ? e.endedMsAgo : 0));
-    } else if (current !== undefined && (e.event === 'killed' || e.event === 'stopped')) {
-      ended(current, e.at);
-    }
-  }
-  intervals.sort((a, b) => a.from - b.from);
-  const problems: string[] = [];
-  intervals.forEach((current, i) => {
-    for (const earlier of intervals.slice(0, i)) {
-      if (current.from < earlier.to) {
-        problems.push(
-          `node ${current.id} (term ${current.term}) led ${(Math.min(earlier.to, current.to) - current.from).toFixed(1)} ms ` +
-            `together with node ${earlier.id} (term ${earlier.term})`,
-        );
-      }
-      if (current.term <= earlier.term) problems.push(`term ${current.term} began after term ${earlier.term}`);
-    }
-  });
-  return problems;
 }
 
 function ms(value: number): string {

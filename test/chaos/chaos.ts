@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Kill, leadershipIntervals, overlaps, termRegressions } from '../../src/testing/leadership-intervals.ts';
 import { monotonicNow, type NodeProcessEvent, ProcessCluster } from '../../src/testing/process-cluster.ts';
 import { TRANSPORT_DEFAULTS } from '../../src/transport/tcp-transport.ts';
 import { Prng } from '../sim/prng.ts';
-import { type Kill, leadershipIntervals, overlaps, termRegressions } from '../support/leadership.ts';
 import { ChaosProxy, type FlowMode, type ProxyStats } from './proxy.ts';
 
 /**

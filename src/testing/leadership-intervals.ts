@@ -1,8 +1,9 @@
-import type { NodeProcessEvent } from '../../src/testing/process-cluster.ts';
+import type { NodeProcessEvent } from './process-cluster.ts';
 
 /**
  * Leadership intervals of real `leader-ip run --json` processes, rebuilt from what they printed on the host-wide
- * monotonic clock, and the safety checks on them. Shared by the process failover and chaos tests.
+ * monotonic clock, and the safety checks on them. Used by the demo, the process failover and chaos tests, and
+ * available to your own failover tests through `leader-ip/testing`.
  *
  * An interval starts at a `gainedLeadership` line and ends at the matching `lostLeadership` line minus its
  * `endedMsAgo` (a paused or starved process notices a lapsed lease late, and says how late), or at the moment
