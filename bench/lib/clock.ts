@@ -6,11 +6,10 @@
  * changes) and has only millisecond resolution, so it must never be used for latencies.
  */
 
+import { monotonicMs } from '../../src/util/monotonic.ts';
+
 /** Monotonic time in milliseconds (microsecond resolution), comparable across all processes on this machine. */
-export function nowMs(): number {
-  // Divide in bigint first: the raw nanosecond count exceeds 2^53 after ~104 days of uptime.
-  return Number(process.hrtime.bigint() / 1000n) / 1000;
-}
+export const nowMs = monotonicMs;
 
 /** Milliseconds elapsed since `startMs` (a value from {@link nowMs}). */
 export function elapsedMs(startMs: number): number {

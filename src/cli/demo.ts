@@ -2,8 +2,8 @@ import { resolveOptions } from '../node/options.ts';
 import type { FakeDigitalOcean } from '../testing/fake-digitalocean.ts';
 import { leadershipViolations } from '../testing/leadership-intervals.ts';
 import type { NodeProcessEvent, ProcessCluster } from '../testing/process-cluster.ts';
+import { monotonicMs as monotonicNow } from '../util/monotonic.ts';
 import { type FlagValues, intFlag, parseFlags, UsageError } from './flags.ts';
-import { monotonicMs as monotonicNow } from './reporter.ts';
 
 export const DEMO_USAGE = `Usage: leader-ip demo [options]
 

@@ -1,3 +1,5 @@
+import { monotonicMs } from '../util/monotonic.ts';
+
 /**
  * One line per event, readable by a person or (with --json) by a log shipper. JSON lines carry `mono`, the
  * machine-wide monotonic clock in ms (CLOCK_MONOTONIC, the same for every process on the host), so events of
@@ -21,9 +23,4 @@ export class Reporter {
       this.out(`${new Date().toISOString()} ${this.label}: ${text}`);
     }
   }
-}
-
-/** Milliseconds on the host-wide monotonic clock (comparable across processes on one machine). */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
 }

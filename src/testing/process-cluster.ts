@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'eventemitter3';
+import { monotonicMs as monotonicNow } from '../util/monotonic.ts';
 
 /**
  * A cluster of real `leader-ip run` OS processes on 127.0.0.1, for failover tests, chaos runs, benchmarks and
@@ -45,19 +46,19 @@ export interface ProcessClusterEvents {
 }
 
 /** Milliseconds on the host-wide monotonic clock, as printed in `mono` by the node processes. */
-export function monotonicNow(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
+export { monotonicMs as monotonicNow } from '../util/monotonic.ts';
 
-/** Finds a free TCP port on 127.0.0.1 (bound and released at once). */
+/** A TCP port that was free on 127.0.0.1 a moment ago (bound and released at once). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
+      server.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port);
+        else reject(new Error('could not get a free port'));
+      });
     });
   });
 }
