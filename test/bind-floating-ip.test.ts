@@ -17,6 +17,7 @@ import type { ElectionNode } from '../src/election-node.ts';
 import { AssignerError, ConfigError, type LeaderIpError } from '../src/errors.ts';
 import { MockFloatingIpAssigner, SimulatedFloatingIp } from '../src/testing.ts';
 import { assertNoViolations, startValidatedFake } from './support/fake-do.ts';
+import { waitFor } from './support/wait.ts';
 
 /** A scripted leadership source: the test decides when it wins and loses. */
 class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
@@ -103,10 +104,10 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     t.after(() => binding.unbind());
     const log = record(binding);
     node.win(1);
-    await waitUntil(() => settle !== undefined);
+    await waitFor(() => settle !== undefined, 5000, 'the assign call to reach the provider');
     node.isLeader = false;
     settle?.();
-    await waitUntil(() => mock.calls[0]?.outcome !== 'pending');
+    await waitFor(() => mock.calls[0]?.outcome !== 'pending', 5000, 'the assign call to end');
     assert.equal(mock.calls[0]?.outcome, 'aborted');
     assert.equal(mock.ip.holder, null, 'the IP must not move for a leadership that has ended');
     assert.deepEqual(log.failed, []);
@@ -336,12 +337,3 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     assert.deepEqual(log.errors, []);
   });
 });
-
-/** Yields to the event loop until `predicate` holds (fails the test after 5 s). */
-async function waitUntil(predicate: () => boolean): Promise<void> {
-  const deadline = performance.now() + 5000;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error('condition not met within 5 s');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

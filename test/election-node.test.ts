@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { ConfigError, ElectionNode, type ElectionNodeOptions, StateError } from '../src/index.ts';
 import { TcpTransport } from '../src/transport/tcp-transport.ts';
 import { addressOf, nextEvent, startCluster } from './support/tcp-cluster.ts';
+import { waitFor } from './support/wait.ts';
 
 // Short timing keeps the suite fast; the protocol is the same at any scale.
 const FAST = { heartbeatIntervalMs: 20, leaseMs: 200 } as const;
@@ -264,11 +265,3 @@ describe('ElectionNode options', () => {
     assert.throws(() => explicit.addPeer('127.0.0.1:7501'), ConfigError);
   });
 });
-
-async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}

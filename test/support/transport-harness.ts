@@ -38,14 +38,7 @@ export function nextEvent<E extends keyof TransportEvents>(
   });
 }
 
-/** Polls `condition` (for state no event announces, e.g. a socket finishing its close). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from './wait.ts';
 
 /** Transport options for tests: loopback, port 0, fast timers. */
 export function transportOptions(nodeId: number, overrides: Partial<TransportOptions> = {}): TransportOptions {
