@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { decodeMessage, encodeMessage } from '../src/core/codec.ts';
-import { ElectionNode } from '../src/election-node.ts';
+import { ElectionNode } from '../src/node/election-node.ts';
 import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
 import { encodeFrame, FrameDecoder, FrameKind } from '../src/transport/frame.ts';
 import { runKillLoop } from './lib/failover.ts';

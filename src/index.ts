@@ -7,15 +7,6 @@
  */
 
 export {
-  type AssignOptions,
-  type FloatingIpAssigner,
-  type HolderId,
-  type HolderOptions,
-  StaleTermError,
-  sameHolder,
-  TermFence,
-} from './assigners/floating-ip-assigner.ts';
-export {
   type AssignedInfo,
   type AssignFailedInfo,
   type BindFloatingIpOptions,
@@ -24,21 +15,17 @@ export {
   type FloatingIpBindingEvents,
   type LeadershipSource,
   type ReconciledInfo,
-} from './bind-floating-ip.ts';
-export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
-export type {
-  ElectionNodeEvents,
-  GainedLeadershipInfo,
-  LeaderChangeInfo,
-  LostLeadershipInfo,
-  LostLeadershipReason,
-} from './election-events.ts';
+} from './assigners/bind-floating-ip.ts';
 export {
-  ElectionNode,
-  type ElectionNodeOptions,
-  type ElectionNodeStatus,
-  type TransportTuning,
-} from './election-node.ts';
+  type AssignOptions,
+  type FloatingIpAssigner,
+  type HolderId,
+  type HolderOptions,
+  StaleTermError,
+  sameHolder,
+  TermFence,
+} from './assigners/floating-ip-assigner.ts';
+export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
   AssignerError,
@@ -48,6 +35,19 @@ export {
   TransportError,
   type TransportErrorReason,
 } from './errors.ts';
+export {
+  ElectionNode,
+  type ElectionNodeOptions,
+  type ElectionNodeStatus,
+  type TransportTuning,
+} from './node/election-node.ts';
+export type {
+  ElectionNodeEvents,
+  GainedLeadershipInfo,
+  LeaderChangeInfo,
+  LostLeadershipInfo,
+  LostLeadershipReason,
+} from './node/events.ts';
 export { ELECTION_DEFAULTS } from './node/options.ts';
 export type { TcpTransportStats, TransportStats } from './transport/types.ts';
 export type { Endpoint } from './util/address.ts';

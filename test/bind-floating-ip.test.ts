@@ -10,11 +10,11 @@ import {
   type FloatingIpBindingEvents,
   type LeadershipSource,
   type ReconciledInfo,
-} from '../src/bind-floating-ip.ts';
+} from '../src/assigners/bind-floating-ip.ts';
 import { DigitalOceanActionError, DigitalOceanAssigner } from '../src/digitalocean.ts';
-import type { ElectionNodeEvents, LostLeadershipReason } from '../src/election-events.ts';
-import type { ElectionNode } from '../src/election-node.ts';
 import { AssignerError, ConfigError, type LeaderIpError } from '../src/errors.ts';
+import type { ElectionNode } from '../src/node/election-node.ts';
+import type { ElectionNodeEvents, LostLeadershipReason } from '../src/node/events.ts';
 import { MockFloatingIpAssigner, SimulatedFloatingIp } from '../src/testing.ts';
 import { assertNoViolations, startValidatedFake } from './support/fake-do.ts';
 import { waitFor } from './support/wait.ts';

@@ -26,7 +26,12 @@ function packagesReachedFrom(entry: string): Set<string> {
 
 it('only leader-ip/digitalocean loads ky', () => {
   assert.ok(packagesReachedFrom('digitalocean.ts').has('ky'));
-  for (const entry of ['index.ts', 'testing.ts', 'bind-floating-ip.ts', 'assigners/floating-ip-assigner.ts']) {
+  for (const entry of [
+    'index.ts',
+    'testing.ts',
+    'assigners/bind-floating-ip.ts',
+    'assigners/floating-ip-assigner.ts',
+  ]) {
     assert.ok(!packagesReachedFrom(entry).has('ky'), `${entry} must not import ky`);
   }
 });

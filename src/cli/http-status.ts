@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FloatingIpBinding } from '../bind-floating-ip.ts';
-import type { ElectionNode, ElectionNodeStatus } from '../election-node.ts';
+import type { FloatingIpBinding } from '../assigners/bind-floating-ip.ts';
+import type { ElectionNode, ElectionNodeStatus } from '../node/election-node.ts';
 import { type Endpoint, formatEndpoint } from '../util/address.ts';
 
 /** What `/status` says about the floating IP, beyond the election. */

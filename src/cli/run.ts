@@ -1,7 +1,7 @@
+import { bindFloatingIp, type FloatingIpBinding } from '../assigners/bind-floating-ip.ts';
 import type { FloatingIpAssigner } from '../assigners/floating-ip-assigner.ts';
-import { bindFloatingIp, type FloatingIpBinding } from '../bind-floating-ip.ts';
-import { ElectionNode, type ElectionNodeOptions } from '../election-node.ts';
 import { LeaderIpError } from '../errors.ts';
+import { ElectionNode, type ElectionNodeOptions } from '../node/election-node.ts';
 import { formatEndpoint, parseEndpoint } from '../util/address.ts';
 import {
   type FlagValues,

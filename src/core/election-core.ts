@@ -1,4 +1,4 @@
-import type { LostLeadershipReason } from '../election-events.ts';
+import type { LostLeadershipReason } from '../node/events.ts';
 import { MAX_TERM } from './codec.ts';
 import { type CoreConfig, deriveTiming, type Timing } from './config.ts';
 import type { Heartbeat, Message, Release, VoteReply, VoteRequest } from './messages.ts';

@@ -1,4 +1,4 @@
-import type { LeaderIpError } from './errors.ts';
+import type { LeaderIpError } from '../errors.ts';
 
 /** Why a node stopped being leader. */
 export type LostLeadershipReason =

@@ -1,18 +1,18 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { CodecError, decodeMessage, encodeMessage } from './core/codec.ts';
-import type { CoreEvent, CoreStatus, Effects } from './core/election-core.ts';
-import { ElectionCore } from './core/election-core.ts';
-import type { Message } from './core/messages.ts';
-import type { ElectionNodeEvents } from './election-events.ts';
-import { ConfigError, StateError } from './errors.ts';
-import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './node/options.ts';
-import { StateFile } from './node/state-file.ts';
-import { TcpTransport } from './transport/tcp-transport.ts';
-import type { TcpTransportStats } from './transport/types.ts';
-import type { Endpoint } from './util/address.ts';
-import { formatEndpoint } from './util/address.ts';
-import { logger } from './util/log.ts';
+import { CodecError, decodeMessage, encodeMessage } from '../core/codec.ts';
+import type { CoreEvent, CoreStatus, Effects } from '../core/election-core.ts';
+import { ElectionCore } from '../core/election-core.ts';
+import type { Message } from '../core/messages.ts';
+import { ConfigError, StateError } from '../errors.ts';
+import { TcpTransport } from '../transport/tcp-transport.ts';
+import type { TcpTransportStats } from '../transport/types.ts';
+import type { Endpoint } from '../util/address.ts';
+import { formatEndpoint } from '../util/address.ts';
+import { logger } from '../util/log.ts';
+import type { ElectionNodeEvents } from './events.ts';
+import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { StateFile } from './state-file.ts';
 
 const log = logger('node');
 
@@ -316,4 +316,4 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   }
 }
 
-export type { ElectionNodeOptions, TransportTuning } from './node/options.ts';
+export type { ElectionNodeOptions, TransportTuning } from './options.ts';

@@ -4,11 +4,11 @@
  */
 
 import { EventEmitter } from 'eventemitter3';
-import { type FloatingIpAssigner, type HolderId, sameHolder } from './assigners/floating-ip-assigner.ts';
-import { backoffDelay, sleep } from './assigners/timing.ts';
-import type { ElectionNodeEvents, GainedLeadershipInfo, LostLeadershipInfo } from './election-events.ts';
-import { AbortError, AssignerError, ConfigError, LeaderIpError } from './errors.ts';
-import { checkInt, checkKnownKeys, checkObject } from './util/validate.ts';
+import { AbortError, AssignerError, ConfigError, LeaderIpError } from '../errors.ts';
+import type { ElectionNodeEvents, GainedLeadershipInfo, LostLeadershipInfo } from '../node/events.ts';
+import { checkInt, checkKnownKeys, checkObject } from '../util/validate.ts';
+import { type FloatingIpAssigner, type HolderId, sameHolder } from './floating-ip-assigner.ts';
+import { backoffDelay, sleep } from './timing.ts';
 
 /**
  * What {@link bindFloatingIp} needs of an election node: its leadership events and state. `ElectionNode`
