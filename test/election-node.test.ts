@@ -225,6 +225,21 @@ describe('ElectionNode options', () => {
     ['encrypt without secret', { encrypt: true }, 'encrypt'],
     ['unknown option', { leaseMS: 1000 }, 'leaseMS'],
     ['unknown transport option', { transport: { handshakeTimeout: 5 } }, 'transport.handshakeTimeout'],
+    // Defect 3: transport options are validated by the constructor, with the transport's ranges and full paths.
+    ['frame limit below the HELLO', { transport: { maxFrameBytes: 100 } }, 'transport.maxFrameBytes'],
+    ['frame limit above 16 MiB', { transport: { maxFrameBytes: 2 ** 30 } }, 'transport.maxFrameBytes'],
+    ['reconnectMinMs above the default max', { transport: { reconnectMinMs: 5000 } }, 'transport.reconnectMinMs'],
+    [
+      'reconnectMaxMs below reconnectMinMs',
+      { transport: { reconnectMinMs: 500, reconnectMaxMs: 100 } },
+      'transport.reconnectMaxMs',
+    ],
+    ['idle timeout within two keepalives', { transport: { idleTimeoutMs: 1500 } }, 'transport.idleTimeoutMs'],
+    ['zero handshake timeout', { transport: { handshakeTimeoutMs: 0 } }, 'transport.handshakeTimeoutMs'],
+    ['bad advertise', { transport: { advertise: 'nowhere' } }, 'transport.advertise'],
+    ['transport not an object', { transport: 5 }, 'transport'],
+    ['unknown thread', { thread: 'fiber' }, 'thread'],
+    ['maxStallMs below two heartbeats', { maxStallMs: 50 }, 'maxStallMs'],
   ];
   for (const [name, patch, field] of cases) {
     it(`rejects ${name} naming '${field}'`, () => {
@@ -234,6 +249,26 @@ describe('ElectionNode options', () => {
       );
     });
   }
+
+  it('accepts every optional option given as undefined, taking its default', () => {
+    const node = new ElectionNode({
+      ...base,
+      clusterSize: undefined,
+      cluster: undefined,
+      secret: undefined,
+      encrypt: undefined,
+      insecure: undefined,
+      heartbeatIntervalMs: undefined,
+      leaseMs: undefined,
+      peerTimeoutMs: undefined,
+      maxDriftRate: undefined,
+      stateDir: undefined,
+      thread: undefined,
+      maxStallMs: undefined,
+      transport: { maxFrameBytes: undefined, advertise: undefined, reconnectMinMs: undefined },
+    });
+    assert.equal(node.status().clusterSize, 3);
+  });
 
   it('never echoes a rejected secret', () => {
     const secret = 'hunter2-secret-value';

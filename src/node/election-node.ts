@@ -11,7 +11,13 @@ import type { Endpoint } from '../util/address.ts';
 import { formatEndpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
 import type { ElectionNodeEvents } from './events.ts';
-import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import {
+  checkNewPeer,
+  type ElectionNodeOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  transportOptionsFor,
+} from './options.ts';
 import { StateFile } from './state-file.ts';
 
 const log = logger('node');
@@ -100,19 +106,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     try {
       const persisted = this.#stateFile?.load();
       const o = this.#options;
-      const transport = new TcpTransport({
-        nodeId: o.id,
-        listen: o.listen,
-        cluster: o.cluster,
-        clusterSize: o.clusterSize,
-        secret: o.secret,
-        encrypt: o.encrypt,
-        insecure: o.insecure,
-        // A member needs at most two connections at once (its link and a simultaneous dial); several members may
-        // share one address (a NAT, or a test cluster on one host), so the cap scales with the cluster.
-        maxConnectionsPerAddress: Math.max(8, 2 * o.clusterSize + 4),
-        ...o.transport,
-      });
+      const transport = new TcpTransport(transportOptionsFor(o));
       this.#address = await transport.start();
       this.#transport = transport;
       this.#core = new ElectionCore(

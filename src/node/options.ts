@@ -1,6 +1,8 @@
 import { MAX_SEES } from '../core/codec.ts';
 import { timingProblem } from '../core/config.ts';
 import { ConfigError } from '../errors.ts';
+import { resolveTuning, TRANSPORT_DEFAULTS, type TransportTuningValues, TUNING_KEYS } from '../transport/options.ts';
+import type { TransportOptions } from '../transport/types.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint } from '../util/address.ts';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.ts';
 
@@ -14,64 +16,104 @@ export interface ElectionNodeOptions {
    * The other members' addresses. Their IDs are learned at the handshake. More can be added with `addPeer`.
    * Default: none (a cluster of one, until peers are added).
    */
-  peers?: readonly string[];
+  peers?: readonly string[] | undefined;
   /** Voting members, this node included. Default: `peers.length + 1`. A majority is `floor(clusterSize / 2) + 1`. */
-  clusterSize?: number;
+  clusterSize?: number | undefined;
   /** Cluster name; both ends of every link must agree. Default `'leader-ip'`. */
-  cluster?: string;
+  cluster?: string | undefined;
   /**
    * Shared secret, at least 32 bytes (a string is taken as UTF-8; generate one with
    * `openssl rand -base64 32`). With it every link is mutually authenticated and every frame carries a MAC.
    * Default: none, which is allowed only on a loopback `listen` address unless `insecure` is set.
    */
-  secret?: string | Uint8Array;
+  secret?: string | Uint8Array | undefined;
   /** Encrypt frames too (AES-256-GCM); needs `secret`. Default false. */
-  encrypt?: boolean;
+  encrypt?: boolean | undefined;
   /** Allow listening on a non-loopback address without a secret. Default false. */
-  insecure?: boolean;
+  insecure?: boolean | undefined;
   /** Heartbeat and lease-renewal period. Default 100 ms. */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /** Vote-lease length: a crashed leader is replaced about one lease later. Default 1000 ms. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** Silence after which a peer counts as down. Default `4 * heartbeatIntervalMs`, below `leaseMs`. */
-  peerTimeoutMs?: number;
+  peerTimeoutMs?: number | undefined;
   /** Bound on clock drift rate between any two nodes. Default 0.01 (1 %). */
-  maxDriftRate?: number;
+  maxDriftRate?: number | undefined;
   /**
    * Directory for the small state file that makes terms survive restarts (highest granted term). Optional; without
    * it terms still only grow as long as a majority keeps running. See docs/protocol.md. Default: none.
    */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /** Transport tuning; defaults suit a LAN. */
-  transport?: TransportTuning;
+  transport?: TransportTuning | undefined;
+  /**
+   * Where the election runs: `'worker'` (default) runs the protocol, its timers and its sockets on a
+   * `worker_threads` Worker, so a busy or blocked application event loop cannot delay heartbeats or lease
+   * renewals; `'main'` runs everything on the caller's event loop (one thread less; an event-loop stall longer
+   * than a lease then costs the leadership). See docs/operations.md.
+   */
+  thread?: 'worker' | 'main' | undefined;
+  /**
+   * The application-liveness bound, worker mode only: when the main thread (your application's event loop) has
+   * not run for this long, the node stops leading (`lostLeadership` with reason `'stalled'`) and does not lead
+   * again until it runs. Shorter stalls change nothing. Default 5000 ms; see docs/operations.md.
+   */
+  maxStallMs?: number | undefined;
 }
 
 /** Low-level transport knobs (all optional). */
 export interface TransportTuning {
   /** Time a connection may take to complete the handshake (`handshake-timeout`). Default 2000 ms. */
-  handshakeTimeoutMs?: number;
+  handshakeTimeoutMs?: number | undefined;
   /** Largest frame accepted or sent, header included (`frame-too-large`). Default 65536 bytes. */
-  maxFrameBytes?: number;
+  maxFrameBytes?: number | undefined;
   /** Simultaneous connections accepted from one remote address (`too-many-connections`). Default `max(8, 2 * clusterSize + 4)`. */
-  maxConnectionsPerAddress?: number;
+  maxConnectionsPerAddress?: number | undefined;
   /** First delay before redialing a peer; doubles per failure, jittered. Default 50 ms. */
-  reconnectMinMs?: number;
+  reconnectMinMs?: number | undefined;
   /** Largest delay between redials of a peer. Default 2000 ms. */
-  reconnectMaxMs?: number;
+  reconnectMaxMs?: number | undefined;
   /** Close a link silent for this long (`idle-timeout`). Default 5000 ms. */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Address peers are told, `'host:port'` (informational). Default: the bound listen address. */
-  advertise?: string;
+  advertise?: string | undefined;
 }
 
-/** Defaults of the timing options, in one place for docs and code. */
+/**
+ * Every default of {@link ElectionNodeOptions}, in one place for docs and code. `peerTimeoutMs` and
+ * `transport.maxConnectionsPerAddress` are derived (see {@link derivedDefaults}); the other transport defaults
+ * are the transport's own (`TRANSPORT_DEFAULTS`).
+ */
 export const ELECTION_DEFAULTS = {
   heartbeatIntervalMs: 100,
   leaseMs: 1000,
   maxDriftRate: 0.01,
   cluster: 'leader-ip',
+  encrypt: false,
+  insecure: false,
+  thread: 'worker',
+  /**
+   * 5 s: well above the event-loop stalls a healthy server has (GC pauses, a large JSON.parse: tens of ms to
+   * about a second), so those never move leadership (and a floating IP, which costs seconds per move); yet short
+   * enough that an application stuck for good hands over within about 6 s (this plus a lease), well inside the
+   * 10 s or more a load balancer's health check usually takes to notice.
+   */
+  maxStallMs: 5000,
 } as const;
 
+/** Defaults that depend on other options. */
+export const derivedDefaults = {
+  /** Failover waits for the peer timeout otherwise; 4 heartbeats, capped at half a lease. */
+  peerTimeoutMs: (heartbeatIntervalMs: number, leaseMs: number): number =>
+    Math.min(4 * heartbeatIntervalMs, Math.floor(leaseMs / 2)),
+  /**
+   * A member needs at most two connections at once (its link and a simultaneous dial); several members may share
+   * one address (a NAT, or a test cluster on one host), so the cap scales with the cluster.
+   */
+  maxConnectionsPerAddress: (clusterSize: number): number => Math.max(8, 2 * clusterSize + 4),
+} as const;
+
+/** Options after validation: what the engine runs with. Structured-cloneable (it crosses to the worker). */
 export interface ResolvedOptions {
   id: number;
   listen: Endpoint;
@@ -87,7 +129,13 @@ export interface ResolvedOptions {
   peerTimeoutMs: number;
   maxDriftRate: number;
   stateDir: string | undefined;
-  transport: Omit<TransportTuning, 'advertise'> & { advertise?: Endpoint };
+  thread: 'worker' | 'main';
+  maxStallMs: number;
+  /** `maxConnectionsPerAddress` is undefined when not given: derived from the final cluster size at start. */
+  transport: Omit<TransportTuningValues, 'maxConnectionsPerAddress' | 'keepaliveMs' | 'maxWriteBufferBytes'> & {
+    maxConnectionsPerAddress: number | undefined;
+    advertise: Endpoint | undefined;
+  };
 }
 
 const KNOWN = [
@@ -105,8 +153,11 @@ const KNOWN = [
   'maxDriftRate',
   'stateDir',
   'transport',
+  'thread',
+  'maxStallMs',
 ] as const;
 
+/** The transport knobs a node exposes (the others keep the transport's defaults). */
 const TRANSPORT_KNOWN = [
   'handshakeTimeoutMs',
   'maxFrameBytes',
@@ -119,10 +170,14 @@ const TRANSPORT_KNOWN = [
 
 const MIN_SECRET_BYTES = 32;
 
-/** Validates user options; throws a {@link ConfigError} naming the first bad field. Never echoes the secret. */
+/**
+ * Validates user options; throws a {@link ConfigError} naming the first bad field by its full path
+ * (`transport.maxFrameBytes`). Never echoes the secret. An option given as `undefined` takes its default.
+ */
 export function resolveOptions(input: unknown): ResolvedOptions {
   const options = checkObject(input, 'options');
   checkKnownKeys(options, KNOWN);
+  const d = ELECTION_DEFAULTS;
   const id = checkInt(options.id, 'id', 1);
   const listen = parseEndpoint(options.listen, 'listen', true);
   const peers = checkPeers(options.peers ?? [], listen);
@@ -135,18 +190,18 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     );
   }
   const heartbeatIntervalMs = checkInt(
-    options.heartbeatIntervalMs ?? ELECTION_DEFAULTS.heartbeatIntervalMs,
+    options.heartbeatIntervalMs ?? d.heartbeatIntervalMs,
     'heartbeatIntervalMs',
     5,
     60_000,
   );
-  const leaseMs = checkInt(options.leaseMs ?? ELECTION_DEFAULTS.leaseMs, 'leaseMs', 10, 600_000);
+  const leaseMs = checkInt(options.leaseMs ?? d.leaseMs, 'leaseMs', 10, 600_000);
   const peerTimeoutMs = checkInt(
-    options.peerTimeoutMs ?? Math.min(4 * heartbeatIntervalMs, Math.floor(leaseMs / 2)),
+    options.peerTimeoutMs ?? derivedDefaults.peerTimeoutMs(heartbeatIntervalMs, leaseMs),
     'peerTimeoutMs',
     1,
   );
-  const maxDriftRate = checkNumber(options.maxDriftRate ?? ELECTION_DEFAULTS.maxDriftRate, 'maxDriftRate', 0, 0.2);
+  const maxDriftRate = checkNumber(options.maxDriftRate ?? d.maxDriftRate, 'maxDriftRate', 0, 0.2);
   const problem = timingProblem({
     id,
     clusterSize,
@@ -158,7 +213,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   });
   if (problem) throw new ConfigError(problem.field, problem.message);
   const secret = checkSecret(options.secret);
-  const encrypt = checkBoolean(options.encrypt ?? false, 'encrypt');
+  const encrypt = checkBoolean(options.encrypt ?? d.encrypt, 'encrypt');
   if (encrypt && secret === undefined) throw new ConfigError('encrypt', 'needs a secret');
   return {
     id,
@@ -166,16 +221,18 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     peers,
     clusterSize,
     clusterSizeExplicit,
-    cluster: checkString(options.cluster ?? ELECTION_DEFAULTS.cluster, 'cluster', 200),
+    cluster: checkString(options.cluster ?? d.cluster, 'cluster', 200),
     secret,
     encrypt,
-    insecure: checkBoolean(options.insecure ?? false, 'insecure'),
+    insecure: checkBoolean(options.insecure ?? d.insecure, 'insecure'),
     heartbeatIntervalMs,
     leaseMs,
     peerTimeoutMs,
     maxDriftRate,
     stateDir: options.stateDir === undefined ? undefined : checkString(options.stateDir, 'stateDir', 4096),
-    transport: checkTransport(options.transport),
+    thread: checkThread(options.thread ?? d.thread),
+    maxStallMs: checkMaxStall(options.maxStallMs ?? d.maxStallMs, heartbeatIntervalMs),
+    transport: checkTransport(options.transport, clusterSize),
   };
 }
 
@@ -209,15 +266,53 @@ function checkSecret(value: unknown): Uint8Array | undefined {
   return Uint8Array.from(bytes);
 }
 
-function checkTransport(value: unknown): ResolvedOptions['transport'] {
-  if (value === undefined) return {};
-  const t = checkObject(value, 'transport');
+function checkThread(value: unknown): 'worker' | 'main' {
+  if (value !== 'worker' && value !== 'main') throw new ConfigError('thread', "expected 'worker' or 'main'");
+  return value;
+}
+
+function checkMaxStall(value: unknown, heartbeatIntervalMs: number): number {
+  // Below two heartbeats the worker could not tell a stall from the main thread's own timer jitter.
+  return checkInt(value, 'maxStallMs', Math.max(100, 2 * heartbeatIntervalMs), 3_600_000);
+}
+
+/**
+ * Validates `transport.*` with the transport's own validators, so the ranges are the transport's and every field
+ * is named by its full path. The node does not expose `keepaliveMs`, so `idleTimeoutMs` is checked against the
+ * transport's default keepalive.
+ */
+function checkTransport(value: unknown, clusterSize: number): ResolvedOptions['transport'] {
+  const t = value === undefined ? {} : checkObject(value, 'transport');
   checkKnownKeys(t, TRANSPORT_KNOWN, 'transport.');
-  const out: ResolvedOptions['transport'] = {};
-  for (const key of TRANSPORT_KNOWN) {
-    if (key === 'advertise' || t[key] === undefined) continue;
-    out[key] = checkInt(t[key], `transport.${key}`, 1);
-  }
-  if (t.advertise !== undefined) out.advertise = parseEndpoint(t.advertise, 'transport.advertise');
-  return out;
+  const given: Record<string, unknown> = {};
+  for (const key of TUNING_KEYS) if ((TRANSPORT_KNOWN as readonly string[]).includes(key)) given[key] = t[key];
+  const tuning = resolveTuning(given, 'transport.', {
+    ...TRANSPORT_DEFAULTS,
+    maxConnectionsPerAddress: derivedDefaults.maxConnectionsPerAddress(clusterSize),
+  });
+  return {
+    handshakeTimeoutMs: tuning.handshakeTimeoutMs,
+    maxFrameBytes: tuning.maxFrameBytes,
+    maxConnectionsPerAddress: t.maxConnectionsPerAddress === undefined ? undefined : tuning.maxConnectionsPerAddress,
+    reconnectMinMs: tuning.reconnectMinMs,
+    reconnectMaxMs: tuning.reconnectMaxMs,
+    idleTimeoutMs: tuning.idleTimeoutMs,
+    advertise: t.advertise === undefined ? undefined : parseEndpoint(t.advertise, 'transport.advertise'),
+  };
+}
+
+/** The transport's options for a node about to start (the cluster size is final by then). */
+export function transportOptionsFor(o: ResolvedOptions): TransportOptions {
+  return {
+    nodeId: o.id,
+    listen: o.listen,
+    cluster: o.cluster,
+    clusterSize: o.clusterSize,
+    secret: o.secret,
+    encrypt: o.encrypt,
+    insecure: o.insecure,
+    ...o.transport,
+    maxConnectionsPerAddress:
+      o.transport.maxConnectionsPerAddress ?? derivedDefaults.maxConnectionsPerAddress(o.clusterSize),
+  };
 }

@@ -9,7 +9,6 @@ import { EventEmitter } from 'eventemitter3';
 import { ConfigError, StateError, TransportError, type TransportErrorReason } from '../errors.ts';
 import { type Endpoint, formatEndpoint, isLoopback } from '../util/address.ts';
 import { logger } from '../util/log.ts';
-import { checkBoolean, checkInt, checkObject, checkString } from '../util/validate.ts';
 import { Backoff } from './backoff.ts';
 import { TAG_BYTES } from './channel.ts';
 import {
@@ -19,39 +18,14 @@ import {
   type ConnectionLimits,
   normalizeIp,
 } from './connection.ts';
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  encodeFrame,
-  FRAME_HEADER_BYTES,
-  FrameKind,
-  MAX_MAX_FRAME_BYTES,
-  MIN_MAX_FRAME_BYTES,
-} from './frame.ts';
+import { encodeFrame, FRAME_HEADER_BYTES, FrameKind } from './frame.ts';
 import type { PeerInfo } from './handshake.ts';
 import { type ConnectionFacts, decideLink, type ExistingLink, identityAddress } from './link-policy.ts';
-import { type CloseReason, encodeReason, INCARNATION_BYTES, MAX_NAME_BYTES } from './messages.ts';
+import { type CloseReason, encodeReason, INCARNATION_BYTES } from './messages.ts';
+import { MIN_SECRET_BYTES, type ResolvedTransportOptions, resolveTransportOptions } from './options.ts';
 import type { TcpTransportStats, Transport, TransportEvents, TransportOptions } from './types.ts';
 
 const log = logger('transport');
-
-/** Default values of the optional {@link TransportOptions}. */
-export const TRANSPORT_DEFAULTS = {
-  handshakeTimeoutMs: 2000,
-  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-  maxConnectionsPerAddress: 8,
-  reconnectMinMs: 50,
-  reconnectMaxMs: 2000,
-  keepaliveMs: 1000,
-  idleTimeoutMs: 5000,
-  maxWriteBufferBytes: 1024 * 1024,
-  encrypt: false,
-} as const;
-
-/** Shortest accepted secret, in bytes. */
-export const MIN_SECRET_BYTES = 32;
-
-/** Longest host name accepted, so `host:port` fits the HELLO's 255-byte advertised field. */
-const MAX_HOST_LENGTH = 240;
 
 /** Longest a closing connection may take to flush its last frames and close before being destroyed. */
 const MAX_LINGER_MS = 1000;
@@ -100,24 +74,6 @@ interface Dialer {
   disabled: boolean;
 }
 
-interface ResolvedOptions {
-  nodeId: number;
-  listen: Endpoint;
-  cluster: string;
-  clusterSize: number;
-  insecure: boolean;
-  encrypt: boolean;
-  advertise: Endpoint | undefined;
-  handshakeTimeoutMs: number;
-  maxFrameBytes: number;
-  maxConnectionsPerAddress: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-  keepaliveMs: number;
-  idleTimeoutMs: number;
-  maxWriteBufferBytes: number;
-}
-
 /**
  * Leader-election transport over TCP: length-prefixed frames, a handshake that checks cluster membership and
  * (with a secret) mutual authentication, then per-frame MACs (optionally AEAD). Never throws out of socket
@@ -127,7 +83,7 @@ interface ResolvedOptions {
  * any node that passes the handshake.
  */
 export class TcpTransport extends EventEmitter<TransportEvents> implements Transport {
-  readonly #options: ResolvedOptions;
+  readonly #options: ResolvedTransportOptions;
   /** Held privately and never logged; copied so the caller's buffer can be wiped. */
   readonly #secret: Buffer | undefined;
   readonly #incarnation = randomBytes(INCARNATION_BYTES);
@@ -169,7 +125,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   /** Throws a {@link ConfigError} on an invalid option. The secret is copied and never exposed. */
   constructor(options: TransportOptions) {
     super();
-    this.#options = resolveOptions(options);
+    this.#options = resolveTransportOptions(options);
     if (options.secret !== undefined) {
       if (!(options.secret instanceof Uint8Array) || options.secret.length < MIN_SECRET_BYTES) {
         throw new ConfigError('secret', `expected a Uint8Array of at least ${MIN_SECRET_BYTES} bytes`);
@@ -711,60 +667,4 @@ export function checkListenSecurity(listen: Endpoint, hasSecret: boolean, insecu
     `refusing to listen on ${formatEndpoint(listen)} without a secret: any host that reaches it could join the ` +
       'cluster; set a secret (or insecure: true to accept that risk)',
   );
-}
-
-function resolveOptions(options: TransportOptions): ResolvedOptions {
-  checkObject(options, 'transport');
-  const listen = checkObject(options.listen, 'listen');
-  const host = checkString(listen.host, 'listen.host', MAX_HOST_LENGTH);
-  const port = checkInt(listen.port, 'listen.port', 0, 65535);
-  const cluster = checkString(options.cluster, 'cluster');
-  if (Buffer.byteLength(cluster, 'utf8') > MAX_NAME_BYTES) {
-    throw new ConfigError('cluster', `expected at most ${MAX_NAME_BYTES} UTF-8 bytes`);
-  }
-  let advertise: Endpoint | undefined;
-  if (options.advertise !== undefined) {
-    const a = checkObject(options.advertise, 'advertise');
-    advertise = {
-      host: checkString(a.host, 'advertise.host', MAX_HOST_LENGTH),
-      port: checkInt(a.port, 'advertise.port', 1, 65535),
-    };
-  }
-  const d = TRANSPORT_DEFAULTS;
-  const handshakeTimeoutMs = checkInt(options.handshakeTimeoutMs ?? d.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
-  const maxFrameBytes = checkInt(
-    options.maxFrameBytes ?? d.maxFrameBytes,
-    'maxFrameBytes',
-    MIN_MAX_FRAME_BYTES,
-    MAX_MAX_FRAME_BYTES,
-  );
-  const reconnectMinMs = checkInt(options.reconnectMinMs ?? d.reconnectMinMs, 'reconnectMinMs', 1);
-  const reconnectMaxMs = checkInt(options.reconnectMaxMs ?? d.reconnectMaxMs, 'reconnectMaxMs', reconnectMinMs);
-  const keepaliveMs = checkInt(options.keepaliveMs ?? d.keepaliveMs, 'keepaliveMs', 2);
-  const idleTimeoutMs = checkInt(options.idleTimeoutMs ?? d.idleTimeoutMs, 'idleTimeoutMs', 2 * keepaliveMs);
-  return {
-    nodeId: checkInt(options.nodeId, 'nodeId', 1),
-    listen: { host, port },
-    cluster,
-    clusterSize: checkInt(options.clusterSize, 'clusterSize', 1, 0xffff),
-    insecure: checkBoolean(options.insecure ?? false, 'insecure'),
-    encrypt: checkBoolean(options.encrypt ?? d.encrypt, 'encrypt'),
-    advertise,
-    handshakeTimeoutMs,
-    maxFrameBytes,
-    maxConnectionsPerAddress: checkInt(
-      options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress,
-      'maxConnectionsPerAddress',
-      1,
-    ),
-    reconnectMinMs,
-    reconnectMaxMs,
-    keepaliveMs,
-    idleTimeoutMs,
-    maxWriteBufferBytes: checkInt(
-      options.maxWriteBufferBytes ?? d.maxWriteBufferBytes,
-      'maxWriteBufferBytes',
-      maxFrameBytes,
-    ),
-  };
 }

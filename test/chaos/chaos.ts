@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kill, leadershipIntervals, overlaps, termRegressions } from '../../src/testing/leadership-intervals.ts';
 import { monotonicNow, type NodeProcessEvent, ProcessCluster } from '../../src/testing/process-cluster.ts';
-import { TRANSPORT_DEFAULTS } from '../../src/transport/tcp-transport.ts';
+import { TRANSPORT_DEFAULTS } from '../../src/transport/options.ts';
 import { Prng } from '../sim/prng.ts';
 import { ChaosProxy, type FlowMode, type ProxyStats } from './proxy.ts';
 
