@@ -1,27 +1,24 @@
 /**
- * The TCP implementation of {@link Transport}: a listener plus one redialing dialer per configured peer
- * address, keeping at most one logical link per peer (see `link-policy.ts` for which connection wins).
+ * The TCP implementation of {@link Transport}: a {@link Listener}, one redialing dialer per configured peer
+ * address ({@link Dialers}), and a {@link LinkTable} keeping at most one logical link per peer (see
+ * `link-policy.ts` for which connection wins). This file wires them to the connections and the public events;
+ * options and their defaults are in `options.ts`.
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { ConfigError, StateError, TransportError, type TransportErrorReason } from '../errors.ts';
 import { type Endpoint, formatEndpoint, isLoopback } from '../util/address.ts';
 import { logger } from '../util/log.ts';
-import { Backoff } from './backoff.ts';
 import { TAG_BYTES } from './channel.ts';
-import {
-  Connection,
-  type ConnectionFailure,
-  type ConnectionHooks,
-  type ConnectionLimits,
-  normalizeIp,
-} from './connection.ts';
-import { encodeFrame, FRAME_HEADER_BYTES, FrameKind } from './frame.ts';
+import { Connection, type ConnectionFailure, type ConnectionHooks, type ConnectionLimits } from './connection.ts';
+import { type Dialer, Dialers } from './dialers.ts';
+import { FRAME_HEADER_BYTES } from './frame.ts';
 import type { PeerInfo } from './handshake.ts';
-import { type ConnectionFacts, decideLink, type ExistingLink, identityAddress } from './link-policy.ts';
-import { type CloseReason, encodeReason, INCARNATION_BYTES } from './messages.ts';
+import { LinkTable } from './link-table.ts';
+import { Listener } from './listener.ts';
+import { type CloseReason, INCARNATION_BYTES } from './messages.ts';
 import { MIN_SECRET_BYTES, type ResolvedTransportOptions, resolveTransportOptions } from './options.ts';
 import type { TcpTransportStats, Transport, TransportEvents, TransportOptions } from './types.ts';
 
@@ -43,36 +40,6 @@ const CONFIG_REFUSALS: ReadonlySet<CloseReason> = new Set([
 
 /** Post-handshake refusals (the link-table check lost a race after admission) still count as refusals. */
 const LINK_REFUSALS: ReadonlySet<CloseReason> = new Set(['duplicate-id', 'cluster-full']);
-
-/** One logical link to a peer process. */
-interface Link {
-  peerId: number;
-  advertised: string;
-  address: string;
-  incarnation: string;
-  maxFrameBytes: number;
-  /** The connection carrying the link; undefined while the peer retired it and its replacement is on the way. */
-  active: Connection | undefined;
-  /** Messages sent while waiting for the replacement, flushed to it. */
-  queue: Uint8Array[];
-  queuedBytes: number;
-  graceTimer: NodeJS.Timeout | undefined;
-}
-
-/** Dialing state of one configured peer address. */
-interface Dialer {
-  endpoint: Endpoint;
-  key: string;
-  /** The node last found at this address: while it is linked (either direction) the dialer rests. */
-  peerId: number | undefined;
-  connection: Connection | undefined;
-  timer: NodeJS.Timeout | undefined;
-  backoff: Backoff;
-  /** Next redial waits the backoff cap: the peer refused this node's configuration. */
-  capNext: boolean;
-  /** Never dialed again: the address is this node itself. */
-  disabled: boolean;
-}
 
 /**
  * Leader-election transport over TCP: length-prefixed frames, a handshake that checks cluster membership and
@@ -104,23 +71,16 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   };
   readonly #hooks: ConnectionHooks;
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
-  #server: Server | undefined;
   #local: Endpoint | undefined;
   #advertised = '';
   readonly #connections = new Set<Connection>();
-  /** Sockets refused before a Connection existed (too many from one address), closing. */
-  readonly #refusedSockets = new Set<Socket>();
-  readonly #inboundPerIp = new Map<string, number>();
-  readonly #links = new Map<number, Link>();
-  readonly #connected = new Set<number>();
-  readonly #dialers = new Map<string, Dialer>();
-  readonly #dialerOf = new WeakMap<Connection, Dialer>();
+  readonly #listener: Listener;
+  readonly #links: LinkTable;
+  readonly #dialers: Dialers;
   /** Nonces of handshakes that turned out to be this node dialing itself. */
   readonly #selfNonces = new Set<string>();
   #dialSeq = 0;
   #stopped: Promise<void> | undefined;
-  /** Settles when a pending listen() finished (so stop() can wait for the server it may have opened). */
-  #listening: Promise<unknown> = Promise.resolve();
 
   /** Throws a {@link ConfigError} on an invalid option. The secret is copied and never exposed. */
   constructor(options: TransportOptions) {
@@ -141,20 +101,51 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       maxWriteBufferBytes: o.maxWriteBufferBytes,
       lingerMs: Math.min(MAX_LINGER_MS, o.handshakeTimeoutMs),
     };
+    const logHook = (format: string, ...args: unknown[]) => log(`[%d] ${format}`, o.nodeId, ...args);
     this.#hooks = {
       admit: (connection, peer) => this.#admit(connection, peer),
       established: (connection) => this.#onEstablished(connection),
       message: (connection, payload) => this.#onMessage(connection, payload),
-      retiredByPeer: (connection) => this.#onRetiredByPeer(connection),
+      retiredByPeer: (connection) => this.#links.retiredByPeer(connection),
       failed: (connection, failure) => this.#onFailed(connection, failure),
       closed: (connection) => this.#onClosed(connection),
-      log: (format, ...args) => log(`[%d] ${format}`, o.nodeId, ...args),
+      log: logHook,
     };
+    this.#listener = new Listener(o.maxConnectionsPerAddress, this.#limits.lingerMs, {
+      accepting: () => this.#state === 'started',
+      arrived: () => this.#stats.connectionsAccepted++,
+      accept: (socket, remote) => this.#onInbound(socket, remote),
+      refused: (remote, max, frameBytes) => {
+        this.#count('rejected', 'too-many-connections');
+        this.#emitError(
+          'too-many-connections',
+          `refused ${remote}: more than ${max} connections from that address`,
+          remote,
+        );
+        this.#stats.framesOut++;
+        this.#stats.bytesOut += frameBytes;
+      },
+      log: logHook,
+    });
+    this.#links = new LinkTable(o.nodeId, o.clusterSize, o.handshakeTimeoutMs, o.maxWriteBufferBytes, {
+      up: (peerId, advertised) => this.emit('peerUp', peerId, advertised),
+      down: (peerId) => {
+        this.emit('peerDown', peerId);
+        this.#dialers.linkDown(peerId);
+      },
+      log: logHook,
+    });
+    this.#dialers = new Dialers(o.reconnectMinMs, o.reconnectMaxMs, {
+      active: () => this.#state === 'started',
+      linked: (peerId) => this.#links.has(peerId),
+      connect: (dialer) => this.#connect(dialer),
+      log: logHook,
+    });
   }
 
   /** Peers with an established link right now. */
   get connectedPeers(): ReadonlySet<number> {
-    return this.#connected;
+    return this.#links.connected;
   }
 
   /** The bound listen address, once started. */
@@ -185,30 +176,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       );
     }
     this.#state = 'starting';
-    const server = createServer({ noDelay: true });
-    server.on('connection', (socket) => this.#onInbound(socket));
-    this.#server = server;
-    const listening = new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(o.listen.port, o.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.#listening = listening.then(
-      () => undefined,
-      () => undefined,
-    );
+    let port: number;
     try {
-      await listening;
+      port = await this.#listener.listen(o.listen);
     } catch (error) {
       this.#state = 'stopped';
       const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
       throw new TransportError('listen-failed', `cannot listen on ${listenText}: ${code}`, { cause: error });
     }
-    server.on('error', (error: NodeJS.ErrnoException) => log('[%d] server error: %s', o.nodeId, error.code));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : o.listen.port;
     this.#local = { host: o.listen.host, port };
     this.#advertised = formatEndpoint(o.advertise ?? this.#local);
     log('[%d] listening on %s (advertised %s)', o.nodeId, formatEndpoint(this.#local), this.#advertised);
@@ -217,7 +192,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       throw new StateError('transport stopped while starting');
     }
     this.#state = 'started';
-    for (const dialer of this.#dialers.values()) this.#dial(dialer);
+    this.#dialers.dialAll();
     return { ...this.#local };
   }
 
@@ -227,21 +202,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    */
   addPeer(endpoint: Endpoint): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    const key = formatEndpoint(endpoint);
-    if (this.#dialers.has(key)) return;
-    const o = this.#options;
-    const dialer: Dialer = {
-      endpoint: { host: endpoint.host, port: endpoint.port },
-      key,
-      peerId: undefined,
-      connection: undefined,
-      timer: undefined,
-      backoff: new Backoff(o.reconnectMinMs, o.reconnectMaxMs),
-      capNext: false,
-      disabled: false,
-    };
-    this.#dialers.set(key, dialer);
-    if (this.#state === 'started') this.#dial(dialer);
+    this.#dialers.add(endpoint);
   }
 
   /**
@@ -261,11 +222,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       );
       return false;
     }
-    if (link.active) return link.active.send(payload);
-    if (link.queuedBytes + payload.length > this.#options.maxWriteBufferBytes) return false;
-    link.queue.push(payload.slice());
-    link.queuedBytes += payload.length;
-    return true;
+    return this.#links.send(peerId, payload);
   }
 
   /**
@@ -300,32 +257,16 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
 
   /** Open sockets (handshaking, established, retiring or closing). */
   get openConnections(): number {
-    return this.#connections.size + this.#refusedSockets.size;
+    return this.#connections.size + this.#listener.refusedOpen;
   }
 
   async #stop(): Promise<void> {
     const previous = this.#state;
     this.#state = 'stopping';
-    for (const dialer of this.#dialers.values()) {
-      dialer.disabled = true;
-      if (dialer.timer) clearTimeout(dialer.timer);
-      dialer.timer = undefined;
-    }
-    const down = [...this.#links.keys()];
-    for (const link of this.#links.values()) if (link.graceTimer) clearTimeout(link.graceTimer);
-    this.#links.clear();
-    this.#connected.clear();
-    for (const peerId of down) this.emit('peerDown', peerId);
-    await this.#listening;
+    this.#dialers.disableAll();
+    for (const peerId of this.#links.clear()) this.emit('peerDown', peerId);
     const closing: Promise<void>[] = [...this.#connections].map((connection) => connection.shutdown());
-    for (const socket of this.#refusedSockets) {
-      closing.push(new Promise((resolve) => socket.once('close', () => resolve())));
-      socket.destroy();
-    }
-    if (this.#server) {
-      const server = this.#server;
-      closing.push(new Promise((resolve) => server.close(() => resolve())));
-    }
+    closing.push(this.#listener.close());
     await Promise.all(closing);
     this.#state = 'stopped';
     log('[%d] stopped (was %s)', this.#options.nodeId, previous);
@@ -335,64 +276,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     return FRAME_HEADER_BYTES + (this.#secret ? TAG_BYTES : 0);
   }
 
-  #onInbound(socket: Socket): void {
-    this.#stats.connectionsAccepted++;
-    socket.on('error', () => {});
-    if (this.#state !== 'started') {
-      socket.destroy();
-      return;
-    }
-    const ip = normalizeIp(socket.remoteAddress);
-    const remote = `${ip}:${socket.remotePort ?? 0}`;
-    const count = this.#inboundPerIp.get(ip) ?? 0;
-    if (count >= this.#options.maxConnectionsPerAddress) {
-      this.#refuseSocket(socket, remote);
-      return;
-    }
-    this.#inboundPerIp.set(ip, count + 1);
-    socket.once('close', () => {
-      const left = (this.#inboundPerIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#inboundPerIp.set(ip, left);
-      else this.#inboundPerIp.delete(ip);
-    });
-    this.#track(
+  #onInbound(socket: Socket, remote: string): void {
+    this.#connections.add(
       new Connection(socket, 'inbound', remote, this.#handshakeConfig(), this.#limits, this.#stats, this.#hooks),
     );
   }
 
-  /** Too many connections from one address: answer REJECT and close, without a handshake or a decoder. */
-  #refuseSocket(socket: Socket, remote: string): void {
-    const max = this.#options.maxConnectionsPerAddress;
-    this.#count('rejected', 'too-many-connections');
-    this.#emitError(
-      'too-many-connections',
-      `refused ${remote}: more than ${max} connections from that address`,
-      remote,
-    );
-    this.#refusedSockets.add(socket);
-    const frame = encodeFrame(FrameKind.Reject, encodeReason('too-many-connections'));
-    this.#stats.framesOut++;
-    this.#stats.bytesOut += frame.length;
-    socket.end(frame);
-    socket.resume();
-    const linger = setTimeout(() => socket.destroy(), this.#limits.lingerMs).unref();
-    socket.once('close', () => {
-      clearTimeout(linger);
-      this.#refusedSockets.delete(socket);
-    });
-  }
-
-  #dial(dialer: Dialer): void {
-    if (this.#state !== 'started' || dialer.disabled || dialer.connection || dialer.timer) return;
-    if (dialer.peerId !== undefined) {
-      if (this.#links.has(dialer.peerId)) return;
-      // Two addresses of one node: let one dialer at a time try, so they do not race each other.
-      for (const other of this.#dialers.values()) {
-        if (other !== dialer && other.peerId === dialer.peerId && other.connection) return;
-      }
-    }
+  #connect(dialer: Dialer): Connection {
     const { host, port } = dialer.endpoint;
-    this.#hooks.log('dialing %s', dialer.key);
     const socket = connect({ host, port });
     socket.once('connect', () => this.#stats.connectionsDialed++);
     const connection = new Connection(
@@ -404,24 +295,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       this.#stats,
       this.#hooks,
     );
-    dialer.connection = connection;
-    this.#dialerOf.set(connection, dialer);
-    this.#track(connection);
-  }
-
-  #scheduleDial(dialer: Dialer): void {
-    if (this.#state !== 'started' || dialer.disabled || dialer.connection || dialer.timer) return;
-    if (dialer.peerId !== undefined && this.#links.has(dialer.peerId)) return;
-    const delay = dialer.capNext ? dialer.backoff.capped() : dialer.backoff.next();
-    dialer.capNext = false;
-    dialer.timer = setTimeout(() => {
-      dialer.timer = undefined;
-      this.#dial(dialer);
-    }, delay).unref();
-  }
-
-  #track(connection: Connection): void {
     this.#connections.add(connection);
+    return connection;
   }
 
   #handshakeConfig() {
@@ -438,169 +313,32 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     };
   }
 
-  #facts(connection: Connection, peer: PeerInfo): ConnectionFacts {
-    return {
-      direction: connection.direction,
-      incarnation: peer.incarnation,
-      address: identityAddress(peer.advertised, connection.remoteIp),
-      dialSeq: peer.dialSeq,
-    };
-  }
-
-  #existing(peerId: number): ExistingLink | undefined {
-    const link = this.#links.get(peerId);
-    if (!link) return undefined;
-    const active = link.active;
-    const activePeer = active?.peer;
-    return {
-      incarnation: link.incarnation,
-      address: link.address,
-      active: active && activePeer ? this.#facts(active, activePeer) : undefined,
-    };
-  }
-
   #admit(connection: Connection, peer: PeerInfo): CloseReason | undefined {
     if (this.#state !== 'started') return 'refused';
-    const decision = decideLink(
-      this.#options.nodeId,
-      peer.nodeId,
-      this.#facts(connection, peer),
-      this.#existing(peer.nodeId),
-      this.#links.size,
-      this.#options.clusterSize,
-    );
+    const { decision } = this.#links.decide(connection, peer);
     return decision.action === 'refuse' ? decision.reason : undefined;
   }
 
   #onEstablished(connection: Connection): void {
     const peer = connection.peer!;
-    const peerId = peer.nodeId;
     this.#stats.handshakesCompleted++;
-    const dialer = this.#dialerOf.get(connection);
-    if (dialer) {
-      dialer.peerId = peerId;
-      dialer.backoff.reset();
-    }
+    this.#dialers.established(connection, peer.nodeId);
     if (this.#state !== 'started') {
       connection.shutdown();
       return;
     }
-    const facts = this.#facts(connection, peer);
-    const decision = decideLink(
-      this.#options.nodeId,
-      peerId,
-      facts,
-      this.#existing(peerId),
-      this.#links.size,
-      this.#options.clusterSize,
-    );
-    const link = this.#links.get(peerId);
-    switch (decision.action) {
-      case 'add':
-        this.#addLink(connection, peer, facts.address);
-        return;
-      case 'replace':
-        this.#hooks.log('node %d restarted (new instance at %s): replacing its link', peerId, facts.address);
-        if (link) {
-          link.active?.destroy();
-          this.#linkDown(link);
-        }
-        this.#addLink(connection, peer, facts.address);
-        return;
-      case 'swap':
-        if (link) {
-          const previous = link.active;
-          link.active = connection;
-          this.#clearGrace(link);
-          previous?.retire(true);
-          this.#hooks.log('link to node %d moved to connection %d (%s)', peerId, connection.id, connection.direction);
-          for (const payload of link.queue) connection.send(payload);
-          link.queue = [];
-          link.queuedBytes = 0;
-        }
-        return;
-      case 'refuse':
-        if (decision.reason === 'superseded') {
-          this.#hooks.log('connection %d to node %d superseded by the existing link', connection.id, peerId);
-          connection.retire(true);
-        } else {
-          connection.closeForCause(
-            decision.reason,
-            `refused node ${peerId} (${connection.remote}): ${decision.reason}`,
-          );
-        }
-        return;
-    }
-  }
-
-  #addLink(connection: Connection, peer: PeerInfo, address: string): void {
-    const link: Link = {
-      peerId: peer.nodeId,
-      advertised: peer.advertised,
-      address,
-      incarnation: peer.incarnation,
-      maxFrameBytes: peer.maxFrameBytes,
-      active: connection,
-      queue: [],
-      queuedBytes: 0,
-      graceTimer: undefined,
-    };
-    this.#links.set(peer.nodeId, link);
-    this.#connected.add(peer.nodeId);
-    this.#hooks.log(
-      'link up: node %d (advertised %s) via connection %d (%s, %s)',
-      peer.nodeId,
-      peer.advertised,
-      connection.id,
-      connection.direction,
-      peer.mode,
-    );
-    this.emit('peerUp', peer.nodeId, peer.advertised);
-  }
-
-  #linkDown(link: Link): void {
-    if (this.#links.get(link.peerId) !== link) return;
-    this.#clearGrace(link);
-    this.#links.delete(link.peerId);
-    this.#connected.delete(link.peerId);
-    this.#hooks.log('link down: node %d', link.peerId);
-    this.emit('peerDown', link.peerId);
-    for (const dialer of this.#dialers.values()) {
-      if (dialer.peerId === link.peerId) this.#scheduleDial(dialer);
-    }
-  }
-
-  #clearGrace(link: Link): void {
-    if (link.graceTimer) clearTimeout(link.graceTimer);
-    link.graceTimer = undefined;
+    const { decision, facts } = this.#links.decide(connection, peer);
+    this.#links.apply(connection, peer, decision, facts.address);
   }
 
   #onMessage(connection: Connection, payload: Uint8Array): void {
-    const peer = connection.peer;
-    if (!peer || this.#state !== 'started') return;
-    const link = this.#links.get(peer.nodeId);
-    // A retired connection's last frames still belong to the link; a replaced incarnation's do not.
-    if (link?.incarnation === peer.incarnation) this.emit('message', peer.nodeId, payload);
-  }
-
-  /**
-   * The peer retired the connection carrying the link: it has (or is finishing) a preferred one. Keep the link
-   * up for a grace period so the replacement takes over without a `peerDown`/`peerUp` flap.
-   */
-  #onRetiredByPeer(connection: Connection): void {
-    const link = connection.peer ? this.#links.get(connection.peer.nodeId) : undefined;
-    connection.retire(false);
-    if (!link || link.active !== connection) return;
-    link.active = undefined;
-    this.#hooks.log('link to node %d retired by the peer: awaiting its replacement', link.peerId);
-    link.graceTimer = setTimeout(() => {
-      link.graceTimer = undefined;
-      if (!link.active) this.#linkDown(link);
-    }, this.#options.handshakeTimeoutMs).unref();
+    if (this.#state !== 'started') return;
+    const peerId = this.#links.carries(connection);
+    if (peerId !== undefined) this.emit('message', peerId, payload);
   }
 
   #onFailed(connection: Connection, failure: ConnectionFailure): void {
-    const dialer = this.#dialerOf.get(connection);
+    const dialer = this.#dialers.of(connection);
     const claimedId = connection.peer?.nodeId ?? failure.peerHello?.nodeId;
     if (failure.reason === 'superseded') {
       // An existing link to that node won the tie-break: rest the dialer until that link goes down.
@@ -631,19 +369,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
 
   #onClosed(connection: Connection): void {
     this.#connections.delete(connection);
-    const peer = connection.peer;
-    if (peer) {
-      const link = this.#links.get(peer.nodeId);
-      if (link && link.active === connection) {
-        link.active = undefined;
-        this.#linkDown(link);
-      }
-    }
-    const dialer = this.#dialerOf.get(connection);
-    if (dialer && dialer.connection === connection) {
-      dialer.connection = undefined;
-      this.#scheduleDial(dialer);
-    }
+    this.#links.closed(connection);
+    this.#dialers.closed(connection);
   }
 
   #count(kind: 'rejected' | 'closed', reason: TransportErrorReason): void {
