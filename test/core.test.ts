@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ElectionCore } from '../src/core/election-core.ts';
 import type { VoteReply } from '../src/core/messages.ts';
-import { CoreCluster } from './support/core-cluster.ts';
+import { CoreCluster, persisting } from './support/core-cluster.ts';
 
 const LEASE = 1000;
 const HB = 100;
@@ -98,15 +98,53 @@ describe('ElectionCore', () => {
     });
     core.start(0);
     const ask = (now: number, seq: number) =>
-      core
-        .receive(1, { type: 'vote-request', term: 5, incarnation: 77, seq }, now)
-        .messages.find((m) => m.message.type === 'vote-reply')?.message as VoteReply | undefined;
-    core.receive(1, heartbeat(77, true), 10);
+      persisting(
+        core,
+        core.receive(1, { type: 'vote-request', term: 5, incarnation: 77, seq }, now),
+        now,
+      ).messages.find((m) => m.message.type === 'vote-reply')?.message as VoteReply | undefined;
+    const hear = (now: number) => persisting(core, core.receive(1, heartbeat(77, true), now), now);
+    hear(10);
     assert.equal(ask(10, 1)?.reason, 'not-ready');
-    core.receive(1, heartbeat(77, true), LEASE - 1);
+    hear(LEASE - 1);
     assert.equal(ask(LEASE - 1, 2)?.reason, 'not-ready');
-    core.receive(1, heartbeat(77, true), LEASE);
-    assert.equal(ask(LEASE, 3)?.granted, true);
+    // The remembered request is granted the moment the wait ends, with the heartbeat that finds it over.
+    const reply = hear(LEASE).messages.find((m) => m.message.type === 'vote-reply')?.message as VoteReply | undefined;
+    assert.equal(reply?.granted ?? ask(LEASE, 3)?.granted, true);
+  });
+
+  it('a vote whose write failed is neither counted nor sent: no leadership, no reply, until a write succeeds', () => {
+    const core = new ElectionCore({
+      id: 1,
+      clusterSize: 1,
+      heartbeatIntervalMs: 100,
+      leaseMs: LEASE,
+      peerTimeoutMs: 400,
+      maxDriftRate: 0.01,
+      incarnation: 3,
+    });
+    let now = 0;
+    let effects = core.start(now);
+    // Past the restart wait, the single node campaigns and votes for itself: that grant must be written first.
+    for (; effects.persist === null && now < 3 * LEASE; now += 10) effects = core.tick(now);
+    assert.ok(effects.persist !== null, 'never asked to persist its own vote');
+    assert.equal(core.isLeaderAt(now), false, 'counted its own vote before it was written');
+    const failed = core.persistDone(false, now);
+    assert.equal(core.isLeaderAt(now), false);
+    assert.deepEqual(failed.events, []);
+    assert.equal(core.status(now).vote, null, 'the failed grant was not undone');
+    // The next round asks again; this time the write succeeds and the node leads, with its gained event.
+    let done = null;
+    for (let guard = 0; done === null && guard < 100; guard++, now += 10) {
+      const next = core.tick(now);
+      if (next.persist !== null) done = persisting(core, next, now);
+    }
+    assert.ok(done !== null);
+    assert.deepEqual(
+      done.events.filter((e) => e.type === 'gained'),
+      [{ type: 'gained', term: core.term }],
+    );
+    assert.equal(core.isLeaderAt(now), true);
   });
 
   it('persists the highest granted term before replying, and never grants a lower term after restart', () => {

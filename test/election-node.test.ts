@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, ElectionNode, type ElectionNodeOptions, StateError } from '../src/index.ts';
+import { AbortError, ConfigError, ElectionNode, type ElectionNodeOptions, StateError } from '../src/index.ts';
 import { TcpTransport } from '../src/transport/tcp-transport.ts';
 import { addressOf, nextEvent, startCluster } from './support/tcp-cluster.ts';
 import { waitFor } from './support/wait.ts';
@@ -204,6 +204,64 @@ describe('ElectionNode over TCP', () => {
     writeFileSync(join(dir, 'leader-ip-node-1.json'), '{not json');
     const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: dir });
     await assert.rejects(node.start(), StateError);
+  });
+});
+
+describe('ElectionNode lifecycle defects (regressions)', () => {
+  it('defect 1: stop() during start() leaves the node stopped, not listening, not leading', async () => {
+    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
+    const started = node.start();
+    await node.stop();
+    await assert.rejects(started, (error: unknown) => error instanceof AbortError);
+    assert.equal(node.status().state, 'stopped');
+    assert.equal(node.isLeader, false);
+    const address = node.address;
+    if (address !== null) {
+      // Nothing listens there any more.
+      await assert.rejects(
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(address.port, address.host, () => {
+            socket.destroy();
+            resolve();
+          });
+          socket.on('error', reject);
+        }),
+      );
+    }
+    assert.throws(() => node.addPeer('127.0.0.1:1'), StateError);
+  });
+
+  it('defect 1: concurrent stop() calls all resolve only once the node is stopped', async () => {
+    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
+    await node.start();
+    await Promise.all(
+      [node.stop(), node.stop()].map((p) => p.then(() => assert.equal(node.status().state, 'stopped'))),
+    );
+  });
+
+  it('defect 2: with a state file that cannot be written, no unpersisted vote is counted: never leader, events paired', async () => {
+    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: '/proc', ...FAST });
+    const events: string[] = [];
+    let leaderWithoutGained = false;
+    node.on('gainedLeadership', () => events.push('gained'));
+    node.on('lostLeadership', () => events.push('lost'));
+    const error = nextEvent<[StateError]>(node, 'error', LIVENESS_MS);
+    const probe = setInterval(() => {
+      if (node.isLeader && events.at(-1) !== 'gained') leaderWithoutGained = true;
+    }, 2);
+    try {
+      await node.start();
+      assert.ok((await error)[0] instanceof StateError);
+      // Several more rounds (leases) in which the node would have led with its unwritten vote.
+      const until = performance.now() + 4 * FAST.leaseMs;
+      await waitFor(() => performance.now() > until || node.isLeader, LIVENESS_MS, 'four leases');
+      assert.equal(node.isLeader, false);
+      assert.equal(leaderWithoutGained, false);
+      assert.deepEqual(events, []);
+    } finally {
+      clearInterval(probe);
+      await node.stop();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { CodecError, decodeMessage, encodeMessage } from '../src/core/codec.ts';
 import { type CoreConfig, deriveTiming } from '../src/core/config.ts';
 import { type Effects, ElectionCore } from '../src/core/election-core.ts';
 import type { Message, VoteRequest } from '../src/core/messages.ts';
+import { applyEffects } from '../src/node/apply-effects.ts';
 import { livenessBoundMs } from './sim/scenarios.ts';
 import { type FaultCommand, type SimOptions, Simulator } from './sim/simulator.ts';
 import { messageArbitrary } from './support/message-arbitrary.ts';
@@ -201,31 +202,41 @@ function drive(config: CoreConfig, steps: readonly { dt: number; input: Input }[
   let now = 0;
 
   const apply = (effects: Effects): number => {
-    for (const out of effects.messages) {
-      // Whatever it was fed, the core only says things the codec can carry, exactly.
-      assert.deepEqual(decodeMessage(encodeMessage(out.message)), out.message);
-      if (out.message.type === 'vote-request' && requests.at(-1)?.request !== out.message) {
-        requests.push({ sentAt: now, request: out.message });
-      }
-    }
-    for (const event of effects.events) {
-      if (event.type === 'gained') {
-        assert.equal(leadingSince, null, 'gained while leading');
-        assert.ok(
-          run.gained.every((term) => term < event.term),
-          `term ${event.term} after ${run.gained.join(',')}`,
-        );
-        run.gained.push(event.term);
-        leadingSince = now;
-      } else if (event.type === 'lost') {
-        assert.notEqual(leadingSince, null, 'lost without leading');
-        assert.equal(event.term, run.gained.at(-1));
-        if (event.lapsedAt !== undefined) assert.ok(event.lapsedAt >= leadingSince! && event.lapsedAt <= now);
-        leadingSince = null;
-      }
-    }
-    assert.ok(!Number.isNaN(effects.wakeAt));
-    return effects.wakeAt;
+    let wakeAt = Number.NaN;
+    applyEffects(core, effects, now, {
+      persist: () => true,
+      publish: () => {},
+      send: (messages) => {
+        for (const out of messages) {
+          // Whatever it was fed, the core only says things the codec can carry, exactly.
+          assert.deepEqual(decodeMessage(encodeMessage(out.message)), out.message);
+          if (out.message.type === 'vote-request' && requests.at(-1)?.request !== out.message) {
+            requests.push({ sentAt: now, request: out.message });
+          }
+        }
+      },
+      emit: (event) => {
+        if (event.type === 'gained') {
+          assert.equal(leadingSince, null, 'gained while leading');
+          assert.ok(
+            run.gained.every((term) => term < event.term),
+            `term ${event.term} after ${run.gained.join(',')}`,
+          );
+          run.gained.push(event.term);
+          leadingSince = now;
+        } else if (event.type === 'lost') {
+          assert.notEqual(leadingSince, null, 'lost without leading');
+          assert.equal(event.term, run.gained.at(-1));
+          if (event.lapsedAt !== undefined) assert.ok(event.lapsedAt >= leadingSince! && event.lapsedAt <= now);
+          leadingSince = null;
+        }
+      },
+      arm: (at) => {
+        wakeAt = at;
+      },
+    });
+    assert.ok(!Number.isNaN(wakeAt));
+    return wakeAt;
   };
 
   const checkQuorum = (): void => {

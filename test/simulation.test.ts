@@ -34,6 +34,28 @@ describe('deterministic simulation', () => {
     assert.deepEqual(a, b);
   });
 
+  it('keeps safety and paired events when writing the state file fails (votes not durable are not counted)', () => {
+    for (let seed = 1; seed <= 150; seed++) {
+      const options = scenarioFor(seed);
+      new Simulator({ ...options, persistence: true, persistFailRate: 0.3 }).run();
+    }
+  });
+
+  it('catches a leader without gainedLeadership when a failed write is ignored (defect 2 as a mutant)', () => {
+    let caught: InvariantViolation | null = null;
+    for (let seed = 1; seed <= 300 && caught === null; seed++) {
+      const options = scenarioFor(seed);
+      try {
+        new Simulator({ ...options, persistence: true, persistFailRate: 0.3, brokenPersistFailure: true }).run();
+      } catch (error) {
+        if (!(error instanceof InvariantViolation)) throw error;
+        caught = error;
+      }
+    }
+    assert.ok(caught, 'no violation found: the pairing invariant is blind');
+    assert.match(caught.message, /without gainedLeadership|without having gained|still open/);
+  });
+
   it('catches two leaders when clocks drift beyond the configured bound', () => {
     // The checker must be able to fail: nodes told "no drift" whose clocks drift 20% do overlap.
     let caught: InvariantViolation | null = null;

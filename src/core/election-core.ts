@@ -3,7 +3,7 @@ import { MAX_TERM } from './codec.ts';
 import { type CoreConfig, deriveTiming, type Timing } from './config.ts';
 import type { Heartbeat, Message, Release, VoteReply, VoteRequest } from './messages.ts';
 import { PeerView } from './peer-view.ts';
-import { type PersistedState, Voter, type VoterContext } from './voter.ts';
+import { type PersistedState, Voter, type VoterContext, type VoterSnapshot } from './voter.ts';
 
 /**
  * The election protocol as a pure, deterministic state machine: a bully election with a majority quorum,
@@ -33,8 +33,10 @@ export interface Outgoing {
 }
 
 /**
- * What one call asks the adapter to do, in this order: write `persist` to stable storage (when set), then send
- * `messages`, then emit `events`, then call `tick` again at `wakeAt` (or earlier, on any input).
+ * What one call asks the adapter to do. `applyEffects` (src/node/apply-effects.ts) does it, in the order documented
+ * there and in docs/protocol.md: write `persist` to stable storage (when set) and report the outcome with
+ * {@link ElectionCore.persistDone} before anything else, then emit `lost` events, send `messages`, emit the other
+ * events, and call `tick` again at `wakeAt` (or earlier, on any input).
  */
 export interface Effects {
   readonly persist: PersistedState | null;
@@ -109,6 +111,12 @@ export class ElectionCore {
   private reportedLeader: number | null = null;
   private lastLeaderTerm = 0;
 
+  /**
+   * Vote replies (this node's own vote included) granted under a `persist` not yet confirmed: they leave, and
+   * count, only once {@link persistDone} reports the write succeeded. `before` undoes the grants if it failed.
+   */
+  private durable: { before: VoterSnapshot; replies: { to: number; reply: VoteReply }[] } | null = null;
+
   // The effects being collected by the current call.
   private persistOut: PersistedState | null = null;
   private messagesOut: Outgoing[] = [];
@@ -159,6 +167,27 @@ export class ElectionCore {
       this.peers.get(peerId).connected = false;
       this.voter.forget(peerId);
       if (this.leaderHint?.id === peerId) this.leaderHint = null;
+    }
+    return this.finish(now);
+  }
+
+  /**
+   * Reports whether the `persist` of the Effects just returned reached stable storage. Must follow every Effects
+   * whose `persist` is set, before any other input (`applyEffects` does so). On success the vote replies that
+   * waited for the write leave, and this node counts its own vote; on failure those grants are undone as if never
+   * made, so a vote that is not durable is neither counted nor sent (a candidate asks again at its next round).
+   */
+  persistDone(ok: boolean, now: number): Effects {
+    const durable = this.durable;
+    this.durable = null;
+    if (durable !== null) {
+      if (!ok) this.voter.restore(durable.before);
+      else if (this.active()) {
+        for (const { to, reply } of durable.replies) {
+          if (to === this.id) this.handleReply(this.id, reply, now);
+          else this.messagesOut.push({ to, message: reply });
+        }
+      }
     }
     return this.finish(now);
   }
@@ -318,7 +347,11 @@ export class ElectionCore {
   private handleRequest(from: number, request: VoteRequest, now: number, replyNow: boolean): void {
     const decision = this.voter.decide(from, request, now, this.voterContext(now));
     if (decision.granted) {
-      if (this.voter.grant(from, request, now)) this.persistOut = this.voter.persisted;
+      const before = this.voter.snapshot();
+      if (this.voter.grant(from, request, now)) {
+        this.persistOut = this.voter.persisted;
+        this.durable ??= { before, replies: [] };
+      }
     } else {
       this.voter.remember(from, request, now);
       if (!replyNow) return;
@@ -334,7 +367,9 @@ export class ElectionCore {
       highestTerm: this.voter.highestTerm,
       holder: grant?.holder ?? 0,
     };
-    if (from === this.id) this.handleReply(this.id, reply, now);
+    // A grant made while a write is pending rests on it: it waits for persistDone() like the grant that wrote.
+    if (decision.granted && this.durable !== null) this.durable.replies.push({ to: from, reply });
+    else if (from === this.id) this.handleReply(this.id, reply, now);
     else this.messagesOut.push({ to: from, message: reply });
   }
 

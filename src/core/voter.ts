@@ -40,6 +40,12 @@ export interface VoterContext {
   lowerCampaigner(candidate: number): number | null;
 }
 
+/** The part of a voter a grant changes: kept to undo a grant whose persistence failed. */
+export interface VoterSnapshot {
+  readonly grant: Grant | null;
+  readonly highest: PersistedState;
+}
+
 export type Decision = { granted: true } | { granted: false; reason: RefusalReason };
 
 export class Voter {
@@ -62,6 +68,17 @@ export class Voter {
 
   get persisted(): PersistedState {
     return this.highest;
+  }
+
+  /** What {@link restore} needs to undo the grants made after this call. */
+  snapshot(): VoterSnapshot {
+    return { grant: this.grantState, highest: this.highest };
+  }
+
+  /** Undoes grants made since `snapshot` (their persistence failed: they must never have been given). */
+  restore(snapshot: VoterSnapshot): void {
+    this.grantState = snapshot.grant;
+    this.highest = snapshot.highest;
   }
 
   /** The grant in force at `now`, if any. */

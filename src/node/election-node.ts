@@ -1,15 +1,17 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { CodecError, decodeMessage, encodeMessage } from '../core/codec.ts';
-import type { CoreEvent, CoreStatus, Effects } from '../core/election-core.ts';
+import type { CoreEvent, CoreStatus, Effects, Outgoing } from '../core/election-core.ts';
 import { ElectionCore } from '../core/election-core.ts';
 import type { Message } from '../core/messages.ts';
-import { ConfigError, StateError } from '../errors.ts';
+import type { PersistedState } from '../core/voter.ts';
+import { AbortError, ConfigError, StateError } from '../errors.ts';
 import { TcpTransport } from '../transport/tcp-transport.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
 import type { Endpoint } from '../util/address.ts';
 import { formatEndpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
+import { applyEffects } from './apply-effects.ts';
 import type { ElectionNodeEvents } from './events.ts';
 import {
   checkNewPeer,
@@ -61,6 +63,10 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   #address: Endpoint | null = null;
   #badMessages = 0;
   #transitions = 0;
+  #persistFailing = false;
+  #starting: Promise<void> | undefined;
+  #stopRequested = false;
+  #stopped: Promise<void> | undefined;
 
   /** Validates `options` at once: throws a {@link ConfigError} naming the first invalid field. */
   constructor(options: ElectionNodeOptions) {
@@ -103,11 +109,19 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new StateError(`start() called on a node that is ${this.#state}`);
     this.#state = 'starting';
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    let transport: TcpTransport | undefined;
     try {
       const persisted = this.#stateFile?.load();
       const o = this.#options;
-      const transport = new TcpTransport(transportOptionsFor(o));
+      transport = new TcpTransport(transportOptionsFor(o));
       this.#address = await transport.start();
+      // stop() was called while listening: it waits for this, and nothing may run after it resolves.
+      if (this.#stopRequested) throw new AbortError('stop() was called before start() completed');
       this.#transport = transport;
       this.#core = new ElectionCore(
         {
@@ -131,7 +145,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       for (const peer of this.#peers) transport.addPeer(peer);
     } catch (error) {
       this.#state = 'stopped';
-      await this.#transport?.stop();
+      await transport?.stop();
       throw error;
     }
   }
@@ -192,7 +206,18 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
    * Leaves the cluster gracefully: a leader steps down and releases its votes first, so the next node takes over
    * within a round trip instead of waiting for the lease to run out. Resolves when every socket is closed.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    // Every caller waits for the same stop: after any stop() resolves, the node is stopped.
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#state === 'starting') {
+      // Wait for start() to settle (it rejects with an AbortError), then stop whatever it started.
+      this.#stopRequested = true;
+      await this.#starting?.catch(() => {});
+    }
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     if (this.#state !== 'running') {
       this.#state = 'stopped';
@@ -222,30 +247,39 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     this.#drive((core, now) => core.receive(peerId, message, now));
   }
 
-  /** Runs one core step at the current time and applies its effects: persist, send, emit, re-arm the timer. */
+  /** Runs one core step at the current time and applies its effects with {@link applyEffects}. */
   #drive(step: (core: ElectionCore, now: number) => Effects): void {
     const core = this.#core;
     if (core === undefined || this.#state !== 'running') return;
     // The clock is read before the step, so every lease counts from no later than the real send time.
     const now = performance.now();
-    const effects = step(core, now);
-    if (effects.persist !== null && this.#stateFile !== undefined) {
-      try {
-        this.#stateFile.save(effects.persist);
-      } catch (error) {
-        // Without durable state the vote just granted must not leave this node; a later round retries.
-        log('node %d: cannot persist state: %s', this.#options.id, (error as Error).message);
-        this.#emitSafely('error', new StateError(`cannot write state file: ${(error as Error).message}`));
-        this.#arm(effects.wakeAt);
-        return;
+    applyEffects(core, step(core, now), now, {
+      persist: (state) => this.#persist(state),
+      publish: () => {},
+      emit: (event) => this.#emitEvent(event, now),
+      send: (messages) => this.#send(messages),
+      arm: (wakeAt) => this.#arm(wakeAt),
+    });
+  }
+
+  /** Writes the state file; a failure is reported once per run of failures (the core retries every round). */
+  #persist(state: PersistedState): boolean {
+    if (this.#stateFile === undefined) return true;
+    try {
+      this.#stateFile.save(state);
+      this.#persistFailing = false;
+      return true;
+    } catch (error) {
+      log('node %d: cannot persist state: %s', this.#options.id, (error as Error).message);
+      if (!this.#persistFailing) {
+        this.#persistFailing = true;
+        this.#emitSafely(
+          'error',
+          new StateError(`cannot write state file (no vote is given until it can): ${(error as Error).message}`),
+        );
       }
+      return false;
     }
-    // A node that steps down tells its own listeners before the release leaves: the application stops acting as
-    // leader before any successor can be elected, so handlers on two machines never overlap either.
-    for (const event of effects.events) if (event.type === 'lost') this.#emitEvent(event, now);
-    this.#send(effects);
-    for (const event of effects.events) if (event.type !== 'lost') this.#emitEvent(event, now);
-    this.#arm(effects.wakeAt);
   }
 
   #emitEvent(event: CoreEvent, now: number): void {
@@ -271,12 +305,12 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     }
   }
 
-  #send(effects: Effects): void {
+  #send(messages: readonly Outgoing[]): void {
     const transport = this.#transport;
     if (transport === undefined) return;
     // A broadcast is one message object sent to every peer: encode it once.
     const encoded = new Map<Message, Uint8Array>();
-    for (const out of effects.messages) {
+    for (const out of messages) {
       let bytes = encoded.get(out.message);
       if (bytes === undefined) {
         bytes = encodeMessage(out.message);

@@ -2,6 +2,7 @@ import { decodeMessage, encodeMessage } from '../../src/core/codec.ts';
 import type { CoreConfig } from '../../src/core/config.ts';
 import { type Effects, ElectionCore } from '../../src/core/election-core.ts';
 import type { PersistedState } from '../../src/core/voter.ts';
+import { applyEffects } from '../../src/node/apply-effects.ts';
 import { EventQueue } from './event-queue.ts';
 import { Prng } from './prng.ts';
 
@@ -45,6 +46,13 @@ export interface SimOptions {
    * delays within the configured rates, timer lateness, clock rates) still comes from `seed`.
    */
   schedule?: readonly FaultCommand[];
+  /** Probability that writing the persisted state fails (a full or read-only disk). Default 0. */
+  persistFailRate?: number;
+  /**
+   * Negative control: apply effects the way the node did before persist failures were fed back to the core (the
+   * core counts the vote anyway; that call's events are dropped). The pairing invariant must catch it.
+   */
+  brokenPersistFailure?: boolean;
 }
 
 /** One fault of an explicit schedule. Node IDs must be members of `ids`. */
@@ -284,22 +292,48 @@ export class Simulator {
     return true;
   }
 
+  /** Applies a core's effects with the production order (`applyEffects`), onto the simulated world. */
   private apply(node: SimNode, effects: Effects): void {
-    if (effects.persist !== null) node.durable = effects.persist;
-    for (const out of effects.messages) this.send(node.id, out.to, encodeMessage(out.message));
-    for (const event of effects.events) {
-      this.log(`node ${node.id}: ${JSON.stringify(event)}`);
-      if (event.type === 'gained') this.onGained(node.id, event.term);
-      if (event.type === 'lost') this.closeLeadership(node.id);
-    }
-    if (node.core !== null && Number.isFinite(effects.wakeAt)) {
-      const token = ++node.wakeToken;
-      // The epsilon keeps float rounding between clocks from waking the core a hair before its deadline, forever.
-      const at = Math.max(this.now, this.realAt(node, effects.wakeAt) + 1e-6);
-      // Timers fire late, sometimes much later under load; the core must cope.
-      const late = this.stable ? 0 : this.rng.chance(0.05) ? this.rng.range(0, 30) : this.rng.range(0, 1);
-      this.queue.push(at + late, { kind: 'wake', id: node.id, generation: node.generation, token });
-    }
+    const core = node.core;
+    if (core === null) return;
+    let failed = false;
+    const broken = this.options.brokenPersistFailure === true;
+    const target = broken ? { persistDone: (_ok: boolean, now: number) => core.persistDone(true, now) } : core;
+    applyEffects(target, effects, this.local(node), {
+      persist: (state) => {
+        const failRate = this.options.persistFailRate ?? 0;
+        // Only while faults are on: a disk that keeps failing in the stable phase would (rightly) stop elections.
+        if (failRate > 0 && !this.stable && this.rng.chance(failRate)) {
+          this.log(`node ${node.id}: persist failed`);
+          failed = true;
+          return false;
+        }
+        node.durable = state;
+        return true;
+      },
+      publish: () => {},
+      emit: (event) => {
+        if (broken && failed) return;
+        this.log(`node ${node.id}: ${JSON.stringify(event)}`);
+        if (event.type === 'gained') this.onGained(node.id, event.term);
+        if (event.type === 'lost') {
+          if (!this.open.has(node.id)) this.fail(`node ${node.id} lost term ${event.term} without having gained it`);
+          this.closeLeadership(node.id);
+        }
+      },
+      send: (messages) => {
+        for (const out of messages) this.send(node.id, out.to, encodeMessage(out.message));
+      },
+      arm: (wakeAt) => {
+        if (node.core === null || !Number.isFinite(wakeAt)) return;
+        const token = ++node.wakeToken;
+        // The epsilon keeps float rounding between clocks from waking the core a hair before its deadline, forever.
+        const at = Math.max(this.now, this.realAt(node, wakeAt) + 1e-6);
+        // Timers fire late, sometimes much later under load; the core must cope.
+        const late = this.stable ? 0 : this.rng.chance(0.05) ? this.rng.range(0, 30) : this.rng.range(0, 1);
+        this.queue.push(at + late, { kind: 'wake', id: node.id, generation: node.generation, token });
+      },
+    });
   }
 
   private send(from: number, to: number, bytes: Uint8Array): void {
@@ -487,6 +521,7 @@ export class Simulator {
   // Invariants
 
   private onGained(id: number, term: number): void {
+    if (this.open.has(id)) this.fail(`node ${id} gained term ${term} while its leadership was still open`);
     if (this.options.persistence && term <= this.maxTermGained) {
       this.fail(`node ${id} gained leadership with term ${term}, not above earlier term ${this.maxTermGained}`);
     }
@@ -516,6 +551,11 @@ export class Simulator {
   private checkSafety(): void {
     const leaders = this.leadersNow();
     if (leaders.length > 1) this.fail(`two leaders at once: ${leaders.join(', ')}`);
+    // Events come in pairs: a node is leader only within a gainedLeadership it emitted for that very term.
+    for (const id of leaders) {
+      const term = this.nodes.get(id)!.core!.term;
+      if (this.open.get(id)?.term !== term) this.fail(`node ${id} leads term ${term} without gainedLeadership for it`);
+    }
     if (this.stable && this.stableLeaderAt === null && leaders.length === 1) this.stableLeaderAt = this.now;
   }
 

@@ -1,7 +1,23 @@
 import type { CoreConfig } from '../../src/core/config.ts';
 import { type CoreEvent, type Effects, ElectionCore } from '../../src/core/election-core.ts';
 import type { PersistedState } from '../../src/core/voter.ts';
+import { applyEffects } from '../../src/node/apply-effects.ts';
 import { EventQueue } from '../sim/event-queue.ts';
+
+/**
+ * What a core's call amounts to once its `persist` (if any) is written successfully: the effects of the call plus
+ * those of `persistDone(true)`. For tests that drive one core by hand.
+ */
+export function persisting(core: ElectionCore, effects: Effects, now: number): Effects {
+  if (effects.persist === null) return effects;
+  const after = persisting(core, core.persistDone(true, now), now);
+  return {
+    persist: null,
+    messages: [...effects.messages, ...after.messages],
+    events: [...effects.events, ...after.events],
+    wakeAt: after.wakeAt,
+  };
+}
 
 /**
  * A scripted, fault-free cluster of cores for unit tests: one shared clock, a fixed link delay, and manual
@@ -108,21 +124,32 @@ export class CoreCluster {
   }
 
   private apply(id: number, effects: Effects): void {
-    if (effects.persist) this.durable.set(id, effects.persist);
-    for (const out of effects.messages) {
-      if (this.cut.has(`${id}>${out.to}`)) continue;
-      this.queue.push(this.now + this.delayMs, { kind: 'deliver', from: id, to: out.to, msg: out.message });
-    }
-    for (const event of effects.events) {
-      this.events.push({ at: this.now, id, event });
-      if (event.type === 'gained' && this.leaders().length > 1) {
-        throw new Error(`two leaders at ${this.now}: ${this.leaders().join(',')}`);
-      }
-    }
-    if (Number.isFinite(effects.wakeAt)) {
-      const token = (this.tokens.get(id) ?? 0) + 1;
-      this.tokens.set(id, token);
-      this.queue.push(Math.max(this.now, effects.wakeAt), { kind: 'wake', id, token });
-    }
+    const core = this.cores.get(id);
+    if (!core) return;
+    applyEffects(core, effects, this.now, {
+      persist: (state) => {
+        this.durable.set(id, state);
+        return true;
+      },
+      publish: () => {},
+      send: (messages) => {
+        for (const out of messages) {
+          if (this.cut.has(`${id}>${out.to}`)) continue;
+          this.queue.push(this.now + this.delayMs, { kind: 'deliver', from: id, to: out.to, msg: out.message });
+        }
+      },
+      emit: (event) => {
+        this.events.push({ at: this.now, id, event });
+        if (event.type === 'gained' && this.leaders().length > 1) {
+          throw new Error(`two leaders at ${this.now}: ${this.leaders().join(',')}`);
+        }
+      },
+      arm: (wakeAt) => {
+        if (!Number.isFinite(wakeAt)) return;
+        const token = (this.tokens.get(id) ?? 0) + 1;
+        this.tokens.set(id, token);
+        this.queue.push(Math.max(this.now, wakeAt), { kind: 'wake', id, token });
+      },
+    });
   }
 }
