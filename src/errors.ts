@@ -74,6 +74,16 @@ export class StateError extends LeaderIpError {
   }
 }
 
+/**
+ * The election engine failed: its worker thread threw or exited (a bug, or the thread was killed). The node
+ * stopped leading at once (`lostLeadership` with reason `'failed'`) and is stopped; create a new one to rejoin.
+ */
+export class EngineError extends LeaderIpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_ENGINE', message, options);
+  }
+}
+
 /** A floating-IP assignment failed. Provider-specific subclasses add details. */
 export class AssignerError extends LeaderIpError {
   /** Whether retrying the same call later may succeed. */

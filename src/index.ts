@@ -30,6 +30,7 @@ export {
   AbortError,
   AssignerError,
   ConfigError,
+  EngineError,
   LeaderIpError,
   StateError,
   TransportError,

@@ -47,6 +47,21 @@ export interface Effects {
 
 export type Role = 'follower' | 'candidate' | 'leader';
 
+/**
+ * What readers of `isLeader` and `leaderId` need, published after every call (`applyEffects` step 2), in the
+ * node's clock: valid until the next call, with no clock read needed by the reader beyond comparing against it.
+ */
+export interface LeadershipView {
+  /** This node's lease end while it leads (exclusive); -Infinity when it does not. */
+  readonly leaseExpiry: number;
+  /** Term of the current (or last known) leadership. */
+  readonly term: number;
+  /** The leader seen at the time of the call (this node, a peer) or null. */
+  readonly leaderId: number | null;
+  /** Until when `leaderId` stays true without news: the lease end, or a peer's silence bound. */
+  readonly leaderUntil: number;
+}
+
 /** A plain, JSON-serialisable snapshot of the core (part of `ElectionNode.status()`). */
 export interface CoreStatus {
   id: number;
@@ -108,6 +123,8 @@ export class ElectionCore {
   /** What the last broadcast heartbeat said, to re-broadcast at once when it changes. */
   private advertised = '';
   private leaderHint: { id: number; term: number; at: number } | null = null;
+  /** The application's thread stopped running (worker mode, `maxStallMs`): it may not lead. See setStalled. */
+  private stalled = false;
   private reportedLeader: number | null = null;
   private lastLeaderTerm = 0;
 
@@ -192,6 +209,16 @@ export class ElectionCore {
     return this.finish(now);
   }
 
+  /**
+   * The application that embeds this node stopped making progress (its event loop has not run for `maxStallMs`),
+   * or runs again. A stalled node must not lead: a leader steps down at once (`'stalled'`) and releases its votes,
+   * so the next node takes over within a round trip; it keeps voting, and campaigns again once no longer stalled.
+   */
+  setStalled(stalled: boolean, now: number): Effects {
+    this.stalled = stalled;
+    return this.finish(now);
+  }
+
   /** A message arrived from `from` (the authenticated ID of the link it came on). */
   receive(from: number, message: Message, now: number): Effects {
     if (this.active() && from !== this.id) {
@@ -244,6 +271,23 @@ export class ElectionCore {
     const hint = this.leaderHint;
     if (hint === null || now - hint.at >= this.config.peerTimeoutMs) return null;
     return this.peers.alive(this.peers.get(hint.id), now) ? hint.id : null;
+  }
+
+  /** The leadership view at `now`, for readers on another thread (see {@link LeadershipView}). */
+  view(now: number): LeadershipView {
+    const leaderId = this.leaderAt(now);
+    let leaderUntil = Number.NEGATIVE_INFINITY;
+    if (leaderId === this.id) leaderUntil = this.leaseExpiry;
+    else if (leaderId !== null && this.leaderHint !== null) {
+      const heard = this.peers.get(leaderId).lastHeardAt ?? this.leaderHint.at;
+      leaderUntil = Math.min(this.leaderHint.at, heard) + this.config.peerTimeoutMs;
+    }
+    return {
+      leaseExpiry: this.role === 'leader' ? this.leaseExpiry : Number.NEGATIVE_INFINITY,
+      term: this.lastLeaderTerm,
+      leaderId,
+      leaderUntil,
+    };
   }
 
   /** The fencing term of the current (or last known) leadership. */
@@ -490,6 +534,7 @@ export class ElectionCore {
 
   private step(now: number): void {
     if (this.role === 'leader' && now >= this.leaseExpiry) this.stepDown(now, 'lease-expired');
+    if (this.role === 'leader' && this.stalled) this.stepDown(now, 'stalled');
 
     this.grantPending(now);
 
@@ -562,7 +607,10 @@ export class ElectionCore {
 
   private canLead(now: number): boolean {
     return (
-      this.isReady(now) && now >= this.cooldownUntil && 1 + this.peers.aliveIds(now).length >= this.timing.majority
+      !this.stalled &&
+      this.isReady(now) &&
+      now >= this.cooldownUntil &&
+      1 + this.peers.aliveIds(now).length >= this.timing.majority
     );
   }
 

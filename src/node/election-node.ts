@@ -1,32 +1,30 @@
-import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { CodecError, decodeMessage, encodeMessage } from '../core/codec.ts';
-import type { CoreEvent, CoreStatus, Effects, Outgoing } from '../core/election-core.ts';
-import { ElectionCore } from '../core/election-core.ts';
-import type { Message } from '../core/messages.ts';
-import type { PersistedState } from '../core/voter.ts';
-import { AbortError, ConfigError, StateError } from '../errors.ts';
-import { TcpTransport } from '../transport/tcp-transport.ts';
+import type { CoreStatus } from '../core/election-core.ts';
+import { AbortError, ConfigError, EngineError, StateError } from '../errors.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
 import type { Endpoint } from '../util/address.ts';
-import { formatEndpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
-import { applyEffects } from './apply-effects.ts';
-import type { ElectionNodeEvents } from './events.ts';
+import { monotonicMs } from '../util/monotonic.ts';
+import { type EngineHost, startInlineEngine, startWorkerEngine } from './engine-host.ts';
 import {
-  checkNewPeer,
-  type ElectionNodeOptions,
-  type ResolvedOptions,
-  resolveOptions,
-  transportOptionsFor,
-} from './options.ts';
-import { StateFile } from './state-file.ts';
+  deserializeError,
+  dispatch,
+  type EngineEvents,
+  type EngineStatus,
+  type Envelope,
+  type Handlers,
+} from './engine-protocol.ts';
+import type { ElectionNodeEvents } from './events.ts';
+import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { SharedView } from './shared-view.ts';
 
 const log = logger('node');
 
 /** A plain, JSON-serialisable snapshot returned by {@link ElectionNode.status}. */
 export interface ElectionNodeStatus extends CoreStatus {
   state: 'new' | 'running' | 'stopped';
+  /** Where the election runs (the `thread` option). */
+  thread: 'worker' | 'main';
   address: Endpoint | null;
   clusterSize: number;
   /** Authenticated frames whose payload was not a valid protocol message (counted and dropped). */
@@ -36,10 +34,29 @@ export interface ElectionNodeStatus extends CoreStatus {
   transport: TcpTransportStats | null;
 }
 
+/** How long `status()` waits for a busy worker before answering from its last snapshot. */
+const STATUS_TIMEOUT_MS = 1000;
+/** How long `stop()` waits for the worker to close its sockets before terminating it anyway. */
+const STOP_TIMEOUT_MS = 5000;
+/** Upper bound of the main thread's heartbeat period (the stall detector's resolution). */
+const MAX_BEAT_MS = 100;
+
+/** Tests only: the engine host of a node (to kill its worker). Not part of the package's API. */
+const hosts = new WeakMap<ElectionNode, EngineHost>();
+
+/** @internal Tests only: the worker thread running `node`'s engine, if any. */
+export function engineWorkerOf(node: ElectionNode): import('node:worker_threads').Worker | undefined {
+  return hosts.get(node)?.worker;
+}
+
 /**
  * One member of a leader-ip cluster: elects a leader among a fixed set of peers over TCP, safely (never two
  * leaders at once, thanks to vote-leases and fencing terms) and quickly (a new leader about one lease after a
  * crash; a round trip after a graceful {@link stop}).
+ *
+ * By default the protocol, its timers and its sockets run on a worker thread (`thread: 'worker'`), so a blocked
+ * application event loop does not delay heartbeats; `maxStallMs` bounds how long the application may stall
+ * before the node stops leading. The API is the same, and synchronous where it looks it, in both modes.
  *
  * @example
  * ```ts
@@ -50,31 +67,66 @@ export interface ElectionNodeStatus extends CoreStatus {
  * ```
  *
  * Events: `gainedLeadership`, `lostLeadership`, `leaderChange`, and `error` for connection-level problems
- * (informational; the node keeps running; eventemitter3 does not throw when nobody listens to `error`).
+ * (informational; the node keeps running; eventemitter3 does not throw when nobody listens to `error`), a state
+ * file that cannot be written, and the failure of the election's worker thread (the node is then stopped).
  */
 export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   readonly #options: ResolvedOptions;
   readonly #peers: Endpoint[];
-  readonly #stateFile: StateFile | undefined;
-  #core: ElectionCore | undefined;
-  #transport: TcpTransport | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #view = new SharedView();
+  #host: EngineHost | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #address: Endpoint | null = null;
-  #badMessages = 0;
   #transitions = 0;
-  #persistFailing = false;
+  /** The term of the `gainedLeadership` delivered here and not yet ended; null when not leading. */
+  #leading: number | null = null;
+  /** The leader last reported through `leaderChange`. */
+  #reportedLeader: number | null = null;
+  #failed = false;
+  #lastStatus: EngineStatus | undefined;
+  #beat: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
+  #startWaiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
   #stopRequested = false;
   #stopped: Promise<void> | undefined;
+  #stoppedWaiter: (() => void) | undefined;
 
-  /** Validates `options` at once: throws a {@link ConfigError} naming the first invalid field. */
+  /** The engine's events, in the order it produced them: one handler per {@link EngineEvents} entry. */
+  readonly #events: Handlers<EngineEvents> = {
+    started: ({ address }) => {
+      this.#address = address;
+      this.#startWaiter?.resolve();
+    },
+    startFailed: ({ error }) => this.#startWaiter?.reject(deserializeError(error)),
+    gained: ({ term }) => {
+      if (this.#leading !== null) return;
+      this.#leading = term;
+      this.#transitions++;
+      this.#emitSafely('gainedLeadership', { term });
+    },
+    lost: ({ term, reason, endedAt }) => {
+      // Only a leadership this node announced ends here: events come in pairs.
+      if (this.#leading === null) return;
+      this.#leading = null;
+      this.#transitions++;
+      this.#emitSafely('lostLeadership', { term, reason, endedMsAgo: Math.max(0, monotonicMs() - endedAt) });
+    },
+    leader: ({ leaderId, term }) => {
+      this.#reportedLeader = leaderId;
+      this.#emitSafely('leaderChange', leaderId, { term });
+    },
+    error: ({ error }) => this.#emitSafely('error', deserializeError(error)),
+    stopped: ({ status }) => {
+      this.#lastStatus = status;
+      this.#stoppedWaiter?.();
+    },
+  };
+
+  /** Validates `options` at once: throws a {@link ConfigError} naming the first invalid field by its full path. */
   constructor(options: ElectionNodeOptions) {
     super();
     this.#options = resolveOptions(options);
     this.#peers = [...this.#options.peers];
-    this.#stateFile =
-      this.#options.stateDir === undefined ? undefined : new StateFile(this.#options.stateDir, this.#options.id);
   }
 
   /** This node's ID. */
@@ -87,66 +139,79 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     return this.#address;
   }
 
-  /** Whether this node leads right now, judged against its lease at the moment of reading. */
+  /**
+   * Whether this node leads right now, judged against its lease at the moment of reading (on the host-wide
+   * monotonic clock, whichever thread the election runs on). True only after `gainedLeadership` was emitted for
+   * the current term, and false from the instant the lease ends, even before `lostLeadership` is delivered.
+   */
   get isLeader(): boolean {
-    return this.#core?.isLeaderAt(performance.now()) ?? false;
+    const term = this.#leading;
+    if (term === null) return false;
+    const view = this.#view.read();
+    return view.term === term && monotonicMs() < view.leaseExpiry;
   }
 
   /** The leader as this node sees it (possibly itself), or null. */
   get leaderId(): number | null {
-    return this.#core?.leaderAt(performance.now()) ?? null;
+    if (this.isLeader) return this.#options.id;
+    if (this.#state !== 'running') return null;
+    const view = this.#view.read();
+    if (view.leaderId === null || view.leaderId === this.#options.id) return null;
+    return monotonicMs() < view.leaderUntil ? view.leaderId : null;
   }
 
   /** Fencing term of the current (or last known) leadership; 0 before any. */
   get term(): number {
-    return this.#core?.term ?? 0;
+    return this.#view.read().term;
   }
 
   /**
    * Starts listening and joins the cluster. Resolves once listening. The node grants no vote and does not
    * campaign for one lease after start (a restarted node must not contradict votes it may have granted before).
+   * Rejects with an {@link AbortError} when {@link stop} is called before it completes.
    */
-  async start(): Promise<void> {
-    if (this.#state !== 'new') throw new StateError(`start() called on a node that is ${this.#state}`);
+  start(): Promise<void> {
+    if (this.#state !== 'new') return Promise.reject(new StateError(`start() called on a node that is ${this.#state}`));
     this.#state = 'starting';
     this.#starting = this.#start();
     return this.#starting;
   }
 
   async #start(): Promise<void> {
-    let transport: TcpTransport | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#startWaiter = { resolve, reject };
+    });
+    const options: ResolvedOptions = { ...this.#options, peers: [...this.#peers] };
+    const callbacks = {
+      event: (event: Envelope<EngineEvents>) => dispatch(this.#events, event),
+      failed: (error: Error) => this.#engineFailed(error),
+    };
+    // The engine must see a fresh heartbeat from its first step, or it would think the main thread stalled.
+    this.#view.beat(monotonicMs());
     try {
-      const persisted = this.#stateFile?.load();
-      const o = this.#options;
-      transport = new TcpTransport(transportOptionsFor(o));
-      this.#address = await transport.start();
-      // stop() was called while listening: it waits for this, and nothing may run after it resolves.
-      if (this.#stopRequested) throw new AbortError('stop() was called before start() completed');
-      this.#transport = transport;
-      this.#core = new ElectionCore(
-        {
-          id: o.id,
-          clusterSize: o.clusterSize,
-          heartbeatIntervalMs: o.heartbeatIntervalMs,
-          leaseMs: o.leaseMs,
-          peerTimeoutMs: o.peerTimeoutMs,
-          maxDriftRate: o.maxDriftRate,
-          incarnation: randomInt(1, 0xffffffff),
-        },
-        persisted,
-      );
-      transport.on('peerUp', (peerId) => this.#drive((core, now) => core.peerConnected(peerId, now)));
-      transport.on('peerDown', (peerId) => this.#drive((core, now) => core.peerDisconnected(peerId, now)));
-      transport.on('message', (peerId, payload) => this.#onPayload(peerId, payload));
-      transport.on('error', (error) => this.#emitSafely('error', error));
-      this.#state = 'running';
-      log('node %d listening on %s (cluster size %d)', o.id, formatEndpoint(this.#address), o.clusterSize);
-      this.#drive((core, now) => core.start(now));
-      for (const peer of this.#peers) transport.addPeer(peer);
+      this.#host =
+        options.thread === 'worker'
+          ? startWorkerEngine(options, this.#view, callbacks)
+          : startInlineEngine(options, this.#view, callbacks);
+      hosts.set(this, this.#host);
+      await ready;
     } catch (error) {
       this.#state = 'stopped';
-      await transport?.stop();
+      await this.#host?.close();
       throw error;
+    } finally {
+      this.#startWaiter = undefined;
+    }
+    if (this.#stopRequested) {
+      // stop() was called meanwhile: it waits for this, and nothing may keep running once it resolves.
+      await this.#halt();
+      this.#state = 'stopped';
+      throw new AbortError('stop() was called before start() completed');
+    }
+    this.#state = 'running';
+    if (options.thread === 'worker') {
+      const period = Math.min(MAX_BEAT_MS, Math.floor(options.maxStallMs / 20));
+      this.#beat = setInterval(() => this.#view.beat(monotonicMs()), period).unref();
     }
   }
 
@@ -170,13 +235,17 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       this.#options.clusterSize = members;
     }
     this.#peers.push(endpoint);
-    this.#transport?.addPeer(endpoint);
+    this.#host?.send({ type: 'addPeer', endpoint });
   }
 
-  /** A plain, JSON-serialisable snapshot: role, term, lease, vote, each peer's view, transport counters. */
+  /**
+   * A plain, JSON-serialisable snapshot: role, term, lease, vote, each peer's view, transport counters. In worker
+   * mode this is a synchronous round trip to the worker (well under a millisecond unless the worker is busy).
+   */
   status(): ElectionNodeStatus {
-    const now = performance.now();
-    const core = this.#core?.status(now) ?? {
+    if (this.#state === 'running') this.#lastStatus = this.#host?.status(STATUS_TIMEOUT_MS) ?? this.#lastStatus;
+    const engine = this.#lastStatus;
+    const core = engine?.core ?? {
       id: this.#options.id,
       role: 'follower' as const,
       isLeader: false,
@@ -193,140 +262,91 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       this.#state === 'new' || this.#state === 'starting' ? 'new' : this.#state === 'running' ? 'running' : 'stopped';
     return {
       ...core,
+      // What this facade says is what the application acts on; the engine's view may be ahead of the events.
+      isLeader: this.isLeader,
+      leaderId: this.leaderId,
       state,
+      thread: this.#options.thread,
       address: this.#address,
       clusterSize: this.#options.clusterSize,
-      badMessages: this.#badMessages,
+      badMessages: engine?.badMessages ?? 0,
       transitions: this.#transitions,
-      transport: this.#transport?.stats() ?? null,
+      transport: engine?.transport ?? null,
     };
   }
 
   /**
    * Leaves the cluster gracefully: a leader steps down and releases its votes first, so the next node takes over
-   * within a round trip instead of waiting for the lease to run out. Resolves when every socket is closed.
+   * within a round trip instead of waiting for the lease to run out. Resolves when every socket is closed and the
+   * worker thread (if any) has ended. Called while {@link start} is in progress, it waits for it (which then
+   * rejects with an {@link AbortError}) and stops what it started. Every call resolves only once the node is stopped.
    */
   stop(): Promise<void> {
-    // Every caller waits for the same stop: after any stop() resolves, the node is stopped.
     this.#stopped ??= this.#stop();
     return this.#stopped;
   }
 
   async #stop(): Promise<void> {
     if (this.#state === 'starting') {
-      // Wait for start() to settle (it rejects with an AbortError), then stop whatever it started.
       this.#stopRequested = true;
       await this.#starting?.catch(() => {});
     }
-    if (this.#state === 'stopped' || this.#state === 'stopping') return;
     if (this.#state !== 'running') {
       this.#state = 'stopped';
       return;
     }
-    this.#drive((core, now) => core.stop(now));
     this.#state = 'stopping';
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#transport?.stop();
+    await this.#halt();
     this.#state = 'stopped';
     log('node %d stopped', this.#options.id);
   }
 
-  // ---------------------------------------------------------------------------------------------------------
-
-  #onPayload(peerId: number, payload: Uint8Array): void {
-    let message: Message;
-    try {
-      message = decodeMessage(payload);
-    } catch (error) {
-      if (!(error instanceof CodecError)) throw error;
-      this.#badMessages++;
-      log('node %d: bad message from %d: %s', this.#options.id, peerId, error.message);
-      return;
+  /** Asks the engine to stop, waits for its `stopped` (bounded), then frees its thread. */
+  async #halt(): Promise<void> {
+    const host = this.#host;
+    clearInterval(this.#beat);
+    this.#beat = undefined;
+    if (host === undefined) return;
+    if (!this.#failed) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#stoppedWaiter = resolve;
+        timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+        host.send({ type: 'stop' });
+      });
+      clearTimeout(timer);
+      this.#stoppedWaiter = undefined;
     }
-    this.#drive((core, now) => core.receive(peerId, message, now));
+    await host.close();
   }
 
-  /** Runs one core step at the current time and applies its effects with {@link applyEffects}. */
-  #drive(step: (core: ElectionCore, now: number) => Effects): void {
-    const core = this.#core;
-    if (core === undefined || this.#state !== 'running') return;
-    // The clock is read before the step, so every lease counts from no later than the real send time.
-    const now = performance.now();
-    applyEffects(core, step(core, now), now, {
-      persist: (state) => this.#persist(state),
-      publish: () => {},
-      emit: (event) => this.#emitEvent(event, now),
-      send: (messages) => this.#send(messages),
-      arm: (wakeAt) => this.#arm(wakeAt),
-    });
-  }
-
-  /** Writes the state file; a failure is reported once per run of failures (the core retries every round). */
-  #persist(state: PersistedState): boolean {
-    if (this.#stateFile === undefined) return true;
-    try {
-      this.#stateFile.save(state);
-      this.#persistFailing = false;
-      return true;
-    } catch (error) {
-      log('node %d: cannot persist state: %s', this.#options.id, (error as Error).message);
-      if (!this.#persistFailing) {
-        this.#persistFailing = true;
-        this.#emitSafely(
-          'error',
-          new StateError(`cannot write state file (no vote is given until it can): ${(error as Error).message}`),
-        );
-      }
-      return false;
+  /**
+   * The worker threw or exited. The node must never keep leading by accident: `isLeader` is false from now on,
+   * `lostLeadership` (`'failed'`) and `error` are emitted, and the node is stopped (its sockets died with the thread).
+   */
+  #engineFailed(cause: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const term = this.#leading;
+    this.#leading = null;
+    const error = new EngineError(`the election engine failed: ${cause.message}`, { cause });
+    log('node %d: %s', this.#options.id, error.message);
+    this.#startWaiter?.reject(error);
+    this.#stoppedWaiter?.();
+    if (this.#state !== 'running') return;
+    this.#state = 'stopped';
+    clearInterval(this.#beat);
+    this.#beat = undefined;
+    if (term !== null) {
+      this.#transitions++;
+      this.#emitSafely('lostLeadership', { term, reason: 'failed', endedMsAgo: 0 });
     }
-  }
-
-  #emitEvent(event: CoreEvent, now: number): void {
-    switch (event.type) {
-      case 'gained':
-        this.#transitions++;
-        log('node %d gained leadership, term %d', this.#options.id, event.term);
-        this.#emitSafely('gainedLeadership', { term: event.term });
-        break;
-      case 'lost':
-        this.#transitions++;
-        log('node %d lost leadership (%s), term %d', this.#options.id, event.reason, event.term);
-        this.#emitSafely('lostLeadership', {
-          term: event.term,
-          reason: event.reason,
-          endedMsAgo: performance.now() - (event.lapsedAt ?? now),
-        });
-        break;
-      case 'leader':
-        log('node %d: leader is now %s', this.#options.id, event.leaderId);
-        this.#emitSafely('leaderChange', event.leaderId, { term: event.term });
-        break;
+    if (this.#reportedLeader !== null) {
+      this.#reportedLeader = null;
+      this.#emitSafely('leaderChange', null, { term: this.term });
     }
-  }
-
-  #send(messages: readonly Outgoing[]): void {
-    const transport = this.#transport;
-    if (transport === undefined) return;
-    // A broadcast is one message object sent to every peer: encode it once.
-    const encoded = new Map<Message, Uint8Array>();
-    for (const out of messages) {
-      let bytes = encoded.get(out.message);
-      if (bytes === undefined) {
-        bytes = encodeMessage(out.message);
-        encoded.set(out.message, bytes);
-      }
-      transport.send(out.to, bytes);
-    }
-  }
-
-  #arm(wakeAt: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#state !== 'running' || !Number.isFinite(wakeAt)) return;
-    // Timers fire late under load; the core checks everything against the time it is actually called.
-    const delay = Math.max(0, Math.ceil(wakeAt - performance.now()));
-    this.#timer = setTimeout(() => this.#drive((core, now) => core.tick(now)), delay);
+    this.#emitSafely('error', error);
+    void this.#host?.close();
   }
 
   /**

@@ -7,7 +7,18 @@ export type LostLeadershipReason =
   /** The lease ran out before a majority renewed it (partition, overload, paused process). */
   | 'lease-expired'
   /** A lower-ID node that can gather a majority asked for votes; this node stepped aside (bully rule). */
-  | 'preempted';
+  | 'preempted'
+  /**
+   * Worker mode: the application's event loop did not run for `maxStallMs`, so the node stepped down and
+   * released its votes (it does not lead while stalled). Delivered when the event loop runs again; `endedMsAgo`
+   * says how long before that the leadership ended.
+   */
+  | 'stalled'
+  /**
+   * The election engine failed (its worker thread threw or exited): the node stopped leading at once, and is
+   * stopped. An `error` event carries the cause.
+   */
+  | 'failed';
 
 /** Payload of `gainedLeadership`. */
 export interface GainedLeadershipInfo {

@@ -1,0 +1,243 @@
+/**
+ * The election engine: the protocol core, the TCP transport, the wake-up timer and the state file, driven through
+ * {@link applyEffects}. It runs on the main thread (`thread: 'main'`) or alone on a worker thread (`'worker'`,
+ * see engine-worker.ts), and talks to the `ElectionNode` facade only through the typed messages of
+ * engine-protocol.ts and the {@link SharedView}. Its clock is the host-wide monotonic clock, shared by all threads.
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import { CodecError, decodeMessage, encodeMessage } from '../core/codec.ts';
+import type { CoreEvent, Effects, Outgoing } from '../core/election-core.ts';
+import { ElectionCore } from '../core/election-core.ts';
+import type { Message } from '../core/messages.ts';
+import type { PersistedState } from '../core/voter.ts';
+import { StateError } from '../errors.ts';
+import { TcpTransport } from '../transport/tcp-transport.ts';
+import type { Endpoint } from '../util/address.ts';
+import { formatEndpoint } from '../util/address.ts';
+import { logger } from '../util/log.ts';
+import { monotonicMs } from '../util/monotonic.ts';
+import { applyEffects } from './apply-effects.ts';
+import {
+  type EngineCommands,
+  type EngineEvents,
+  type EngineStatus,
+  type Envelope,
+  type Handlers,
+  serializeError,
+} from './engine-protocol.ts';
+import { type ResolvedOptions, transportOptionsFor } from './options.ts';
+import type { SharedView } from './shared-view.ts';
+import { StateFile } from './state-file.ts';
+
+const log = logger('node');
+
+export class Engine {
+  readonly #options: ResolvedOptions;
+  readonly #view: SharedView;
+  readonly #post: (event: Envelope<EngineEvents>) => void;
+  /** Worker mode: watch the main thread's heartbeat and stand down while it is stalled (`maxStallMs`). */
+  readonly #watchMain: boolean;
+  readonly #stateFile: StateFile | undefined;
+  readonly #peers: Endpoint[];
+  #core: ElectionCore | undefined;
+  #transport: TcpTransport | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  #badMessages = 0;
+  #persistFailing = false;
+  #stalled = false;
+
+  /** The command table: one handler per {@link EngineCommands} entry. */
+  readonly commands: Handlers<EngineCommands> = {
+    addPeer: ({ endpoint }) => {
+      this.#peers.push(endpoint);
+      this.#transport?.addPeer(endpoint);
+    },
+    stop: () => void this.stop(),
+    crash: ({ message }) => {
+      throw new Error(message);
+    },
+  };
+
+  constructor(
+    options: ResolvedOptions,
+    view: SharedView,
+    post: (event: Envelope<EngineEvents>) => void,
+    watchMain: boolean,
+  ) {
+    this.#options = options;
+    this.#view = view;
+    this.#post = post;
+    this.#watchMain = watchMain;
+    this.#peers = [...options.peers];
+    this.#stateFile = options.stateDir === undefined ? undefined : new StateFile(options.stateDir, options.id);
+  }
+
+  /** Loads the state file, listens, and joins the cluster; posts `started` or `startFailed`. Never rejects. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'starting';
+    const o = this.#options;
+    let transport: TcpTransport | undefined;
+    let address: Endpoint;
+    try {
+      const persisted = this.#stateFile?.load();
+      transport = new TcpTransport(transportOptionsFor(o));
+      address = await transport.start();
+      this.#transport = transport;
+      this.#core = new ElectionCore(
+        {
+          id: o.id,
+          clusterSize: o.clusterSize,
+          heartbeatIntervalMs: o.heartbeatIntervalMs,
+          leaseMs: o.leaseMs,
+          peerTimeoutMs: o.peerTimeoutMs,
+          maxDriftRate: o.maxDriftRate,
+          incarnation: randomInt(1, 0xffffffff),
+        },
+        persisted,
+      );
+    } catch (error) {
+      this.#state = 'stopped';
+      await transport?.stop();
+      this.#post({ type: 'startFailed', error: serializeError(error) });
+      return;
+    }
+    transport.on('peerUp', (peerId) => this.#drive((core, now) => core.peerConnected(peerId, now)));
+    transport.on('peerDown', (peerId) => this.#drive((core, now) => core.peerDisconnected(peerId, now)));
+    transport.on('message', (peerId, payload) => this.#onPayload(peerId, payload));
+    transport.on('error', (error) => this.#post({ type: 'error', error: serializeError(error) }));
+    this.#state = 'running';
+    log('node %d listening on %s (cluster size %d)', o.id, formatEndpoint(address), o.clusterSize);
+    this.#post({ type: 'started', address });
+    this.#drive((core, now) => core.start(now));
+    for (const peer of this.#peers) transport.addPeer(peer);
+  }
+
+  /** Steps down and releases (a leader), tells peers, closes every socket; posts `stopped`. */
+  async stop(): Promise<void> {
+    if (this.#state === 'running') {
+      this.#drive((core, now) => core.stop(now));
+      this.#state = 'stopped';
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      await this.#transport?.stop();
+      log('node %d stopped', this.#options.id);
+    }
+    this.#state = 'stopped';
+    this.#post({ type: 'stopped', status: this.status() });
+  }
+
+  /** The engine's part of `status()`. */
+  status(): EngineStatus {
+    return {
+      core: this.#core?.status(monotonicMs()) ?? null,
+      badMessages: this.#badMessages,
+      transport: this.#transport?.stats() ?? null,
+    };
+  }
+
+  #onPayload(peerId: number, payload: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decodeMessage(payload);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      this.#badMessages++;
+      log('node %d: bad message from %d: %s', this.#options.id, peerId, error.message);
+      return;
+    }
+    this.#drive((core, now) => core.receive(peerId, message, now));
+  }
+
+  /** Runs one core step at the current time and applies its effects with {@link applyEffects}. */
+  #drive(step: (core: ElectionCore, now: number) => Effects): void {
+    const core = this.#core;
+    if (core === undefined || this.#state !== 'running') return;
+    // The clock is read before the step, so every lease counts from no later than the real send time.
+    const now = monotonicMs();
+    if (this.#watchMain) {
+      const stalled = now - this.#view.lastBeat() > this.#options.maxStallMs;
+      if (stalled !== this.#stalled) {
+        this.#stalled = stalled;
+        log('node %d: main thread %s', this.#options.id, stalled ? 'stalled: standing down' : 'runs again');
+        this.#apply(core, core.setStalled(stalled, now), now);
+      }
+    }
+    this.#apply(core, step(core, now), now);
+  }
+
+  #apply(core: ElectionCore, effects: Effects, now: number): void {
+    applyEffects(core, effects, now, {
+      persist: (state) => this.#persist(state),
+      publish: (at) => this.#view.publish(core.view(at)),
+      emit: (event) => this.#emit(event, now),
+      send: (messages) => this.#send(messages),
+      arm: (wakeAt) => this.#arm(wakeAt),
+    });
+  }
+
+  /** Writes the state file; a failure is reported once per run of failures (the core retries every round). */
+  #persist(state: PersistedState): boolean {
+    if (this.#stateFile === undefined) return true;
+    try {
+      this.#stateFile.save(state);
+      this.#persistFailing = false;
+      return true;
+    } catch (error) {
+      log('node %d: cannot persist state: %s', this.#options.id, (error as Error).message);
+      if (!this.#persistFailing) {
+        this.#persistFailing = true;
+        const message = `cannot write state file (no vote is given until it can): ${(error as Error).message}`;
+        this.#post({ type: 'error', error: serializeError(new StateError(message)) });
+      }
+      return false;
+    }
+  }
+
+  #emit(event: CoreEvent, now: number): void {
+    switch (event.type) {
+      case 'gained':
+        log('node %d gained leadership, term %d', this.#options.id, event.term);
+        this.#post({ type: 'gained', term: event.term });
+        break;
+      case 'lost':
+        log('node %d lost leadership (%s), term %d', this.#options.id, event.reason, event.term);
+        this.#post({ type: 'lost', term: event.term, reason: event.reason, endedAt: event.lapsedAt ?? now });
+        break;
+      case 'leader':
+        log('node %d: leader is now %s', this.#options.id, event.leaderId);
+        this.#post({ type: 'leader', leaderId: event.leaderId, term: event.term });
+        break;
+    }
+  }
+
+  #send(messages: readonly Outgoing[]): void {
+    const transport = this.#transport;
+    if (transport === undefined) return;
+    // A broadcast is one message object sent to every peer: encode it once.
+    const encoded = new Map<Message, Uint8Array>();
+    for (const out of messages) {
+      let bytes = encoded.get(out.message);
+      if (bytes === undefined) {
+        bytes = encodeMessage(out.message);
+        encoded.set(out.message, bytes);
+      }
+      transport.send(out.to, bytes);
+    }
+  }
+
+  #arm(wakeAt: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#state !== 'running') return;
+    let wake = wakeAt;
+    // A stall must be noticed when it passes the bound, not at the next protocol wake-up (heartbeats may be slow).
+    if (this.#watchMain && !this.#stalled) wake = Math.min(wake, this.#view.lastBeat() + this.#options.maxStallMs + 1);
+    if (!Number.isFinite(wake)) return;
+    // Timers fire late under load; the core checks everything against the time it is actually called.
+    const delay = Math.max(0, Math.ceil(wake - monotonicMs()));
+    this.#timer = setTimeout(() => this.#drive((core, now) => core.tick(now)), delay);
+  }
+}
