@@ -10,260 +10,266 @@ import { addressOf, nextEvent, startCluster } from './support/tcp-cluster.ts';
 import { waitFor } from './support/wait.ts';
 
 // Short timing keeps the suite fast; the protocol is the same at any scale.
-const FAST = { heartbeatIntervalMs: 20, leaseMs: 200 } as const;
+const TIMING = { heartbeatIntervalMs: 20, leaseMs: 200 } as const;
+// Every test of a real node runs in both thread modes: the engine on a worker (default) and on the main thread.
+const THREADS = ['worker', 'main'] as const;
 const LIVENESS_MS = 5_000;
 
-describe('ElectionNode over TCP', () => {
-  it('elects node 1 of 3, every node agrees, node 3 never leads; a stopped leader hands over at once', async () => {
-    const cluster = await startCluster([1, 2, 3], FAST);
-    try {
-      assert.equal(await cluster.leaderGained(undefined, LIVENESS_MS), 1);
-      await Promise.all(
-        [2, 3].map(async (id) => {
-          const node = cluster.node(id);
-          if (node.leaderId !== 1) await nextEvent(node, 'leaderChange', LIVENESS_MS);
-          assert.equal(node.leaderId, 1);
-        }),
-      );
-      const lost = nextEvent<[{ term: number; reason: string }]>(cluster.node(1), 'lostLeadership', LIVENESS_MS);
-      await cluster.node(1).stop();
-      assert.equal((await lost)[0].reason, 'stopped');
-      assert.equal(await cluster.leaderGained(2, LIVENESS_MS), 2);
-      assert.ok(cluster.node(2).term > 1);
-      assert.deepEqual(
-        cluster.gains.filter((g) => g.overlapping.length > 0),
-        [],
-      );
-      assert.equal(
-        cluster.gains.some((g) => g.id === 3),
-        false,
-      );
-    } finally {
-      await cluster.stopAll();
-    }
-  });
+for (const thread of THREADS) {
+  const FAST = { ...TIMING, thread } as const;
 
-  it('a restarted lower ID takes leadership back (preemption) without overlap, with a higher term', async () => {
-    const cluster = await startCluster([1, 2, 3], FAST);
-    try {
-      await cluster.leaderGained(1, LIVENESS_MS);
-      await cluster.node(1).stop();
-      await cluster.leaderGained(2, LIVENESS_MS);
-      const termOf2 = cluster.node(2).term;
-      const preempted = nextEvent<[{ reason: string }]>(cluster.node(2), 'lostLeadership', LIVENESS_MS);
-      await cluster.restart(1);
-      await cluster.leaderGained(1, LIVENESS_MS);
-      assert.equal((await preempted)[0].reason, 'preempted');
-      assert.ok(cluster.node(1).term > termOf2);
-      assert.deepEqual(
-        cluster.gains.filter((g) => g.overlapping.length > 0),
-        [],
-      );
-      const terms = cluster.gains.map((g) => g.term);
-      assert.deepEqual(
-        terms,
-        [...terms].sort((a, b) => a - b),
-      );
-    } finally {
-      await cluster.stopAll();
-    }
-  });
-
-  it('a 5-node cluster keeps electing while a majority is up, and stops when it is not', async () => {
-    const cluster = await startCluster([1, 2, 3, 4, 5], FAST);
-    try {
-      await cluster.leaderGained(1, LIVENESS_MS);
-      await cluster.node(1).stop();
-      await cluster.leaderGained(2, LIVENESS_MS);
-      await cluster.node(2).stop();
-      await cluster.leaderGained(3, LIVENESS_MS);
-      const lost = nextEvent(cluster.node(3), 'lostLeadership', LIVENESS_MS);
-      await cluster.node(4).stop();
-      // Two of five left: node 3's lease must run out and nobody may lead.
-      await lost;
-      assert.equal(cluster.node(3).isLeader, false);
-      assert.equal(cluster.node(5).isLeader, false);
-      assert.equal(cluster.node(3).status().canLead, false);
-    } finally {
-      await cluster.stopAll();
-    }
-  });
-
-  it('status() is a JSON-serialisable snapshot', async () => {
-    const cluster = await startCluster([1, 2, 3], FAST);
-    try {
-      await cluster.leaderGained(1, LIVENESS_MS);
-      const status = cluster.node(1).status();
-      assert.deepEqual(JSON.parse(JSON.stringify(status)), status);
-      assert.equal(status.state, 'running');
-      assert.equal(status.role, 'leader');
-      assert.equal(status.clusterSize, 3);
-      assert.ok(status.transport && status.transport.framesOut > 0);
-    } finally {
-      await cluster.stopAll();
-    }
-  });
-
-  it('garbage, truncated and oversized frames close that connection, are counted, and do not disturb the leader', async () => {
-    const cluster = await startCluster([1, 2, 3], FAST);
-    try {
-      await cluster.leaderGained(1, LIVENESS_MS);
-      const node = cluster.node(1);
-      const before = node.status().transport!.badFrames;
-      const [host, port] = [node.address!.host, node.address!.port];
-      const payloads = [
-        Buffer.from('GET / HTTP/1.1\r\n\r\n'),
-        Buffer.from([0, 0, 0, 9, 1, 1, 2]), // truncated: length says 9, connection ends early
-        Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 1]), // 2 GiB frame announced
-      ];
-      for (const bytes of payloads) {
-        await new Promise<void>((resolve) => {
-          const socket = connect(port, host, () => socket.end(bytes));
-          // Read (and discard) the refusal, or the socket never sees the server's FIN.
-          socket.resume();
-          socket.on('error', () => resolve());
-          socket.on('close', () => resolve());
-        });
+  describe(`ElectionNode over TCP (thread: ${thread})`, () => {
+    it('elects node 1 of 3, every node agrees, node 3 never leads; a stopped leader hands over at once', async () => {
+      const cluster = await startCluster([1, 2, 3], FAST);
+      try {
+        assert.equal(await cluster.leaderGained(undefined, LIVENESS_MS), 1);
+        await Promise.all(
+          [2, 3].map(async (id) => {
+            const node = cluster.node(id);
+            if (node.leaderId !== 1) await nextEvent(node, 'leaderChange', LIVENESS_MS);
+            assert.equal(node.leaderId, 1);
+          }),
+        );
+        const lost = nextEvent<[{ term: number; reason: string }]>(cluster.node(1), 'lostLeadership', LIVENESS_MS);
+        await cluster.node(1).stop();
+        assert.equal((await lost)[0].reason, 'stopped');
+        assert.equal(await cluster.leaderGained(2, LIVENESS_MS), 2);
+        assert.ok(cluster.node(2).term > 1);
+        assert.deepEqual(
+          cluster.gains.filter((g) => g.overlapping.length > 0),
+          [],
+        );
+        assert.equal(
+          cluster.gains.some((g) => g.id === 3),
+          false,
+        );
+      } finally {
+        await cluster.stopAll();
       }
-      await waitFor(() => node.status().transport!.badFrames >= before + payloads.length, LIVENESS_MS);
-      assert.equal(node.isLeader, true);
-    } finally {
-      await cluster.stopAll();
-    }
-  });
+    });
 
-  it('an authenticated peer sending an invalid protocol message is counted, not obeyed', async () => {
-    const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3 } as Partial<ElectionNodeOptions>);
-    try {
-      const node = cluster.node(1);
-      const rogue = new TcpTransport({
-        nodeId: 3,
-        listen: { host: '127.0.0.1', port: 0 },
-        cluster: 'leader-ip',
-        clusterSize: 3,
-      });
-      await rogue.start();
-      rogue.addPeer(node.address!);
-      await nextEvent(rogue, 'peerUp', LIVENESS_MS);
-      rogue.send(1, Uint8Array.of(200, 1, 2, 3));
-      await waitFor(() => node.status().badMessages === 1, LIVENESS_MS);
-      await rogue.stop();
-    } finally {
-      await cluster.stopAll();
-    }
-  });
+    it('a restarted lower ID takes leadership back (preemption) without overlap, with a higher term', async () => {
+      const cluster = await startCluster([1, 2, 3], FAST);
+      try {
+        await cluster.leaderGained(1, LIVENESS_MS);
+        await cluster.node(1).stop();
+        await cluster.leaderGained(2, LIVENESS_MS);
+        const termOf2 = cluster.node(2).term;
+        const preempted = nextEvent<[{ reason: string }]>(cluster.node(2), 'lostLeadership', LIVENESS_MS);
+        await cluster.restart(1);
+        await cluster.leaderGained(1, LIVENESS_MS);
+        assert.equal((await preempted)[0].reason, 'preempted');
+        assert.ok(cluster.node(1).term > termOf2);
+        assert.deepEqual(
+          cluster.gains.filter((g) => g.overlapping.length > 0),
+          [],
+        );
+        const terms = cluster.gains.map((g) => g.term);
+        assert.deepEqual(
+          terms,
+          [...terms].sort((a, b) => a - b),
+        );
+      } finally {
+        await cluster.stopAll();
+      }
+    });
 
-  it('with a secret, a node with a wrong secret is refused and cannot disturb the election', async () => {
-    const secret = `${'a'.repeat(16)}correct horse battery staple`;
-    const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3, secret } as Partial<ElectionNodeOptions>);
-    try {
-      await cluster.leaderGained(1, LIVENESS_MS);
-      const intruder = new ElectionNode({
-        id: 3,
-        listen: '127.0.0.1:0',
-        peers: [addressOf(cluster.node(1))],
-        clusterSize: 3,
-        secret: `${'b'.repeat(16)}correct horse battery staple`,
-        ...FAST,
-      });
-      const refused = nextEvent<[{ reason: string; message: string }]>(intruder, 'error', LIVENESS_MS);
-      await intruder.start();
-      const [error] = await refused;
-      assert.equal(error.reason, 'auth-failed');
-      assert.doesNotMatch(error.message, /correct horse/);
-      await waitFor(() => (cluster.node(1).status().transport!.rejected['auth-failed'] ?? 0) > 0, LIVENESS_MS);
-      assert.equal(cluster.node(1).isLeader, true);
-      await intruder.stop();
-    } finally {
-      await cluster.stopAll();
-    }
-  });
+    it('a 5-node cluster keeps electing while a majority is up, and stops when it is not', async () => {
+      const cluster = await startCluster([1, 2, 3, 4, 5], FAST);
+      try {
+        await cluster.leaderGained(1, LIVENESS_MS);
+        await cluster.node(1).stop();
+        await cluster.leaderGained(2, LIVENESS_MS);
+        await cluster.node(2).stop();
+        await cluster.leaderGained(3, LIVENESS_MS);
+        const lost = nextEvent(cluster.node(3), 'lostLeadership', LIVENESS_MS);
+        await cluster.node(4).stop();
+        // Two of five left: node 3's lease must run out and nobody may lead.
+        await lost;
+        assert.equal(cluster.node(3).isLeader, false);
+        assert.equal(cluster.node(5).isLeader, false);
+        assert.equal(cluster.node(3).status().canLead, false);
+      } finally {
+        await cluster.stopAll();
+      }
+    });
 
-  it('with stateDir, terms keep growing across a restart of the whole cluster', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    const first = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
-    await first.leaderGained(1, LIVENESS_MS);
-    await first.node(1).stop();
-    await first.leaderGained(2, LIVENESS_MS);
-    const termBefore = first.node(2).term;
-    await first.stopAll();
-    const second = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
-    try {
-      await second.leaderGained(1, LIVENESS_MS);
-      assert.ok(second.node(1).term > termBefore, `term ${second.node(1).term} after ${termBefore}`);
-    } finally {
-      await second.stopAll();
-    }
-  });
+    it('status() is a JSON-serialisable snapshot', async () => {
+      const cluster = await startCluster([1, 2, 3], FAST);
+      try {
+        await cluster.leaderGained(1, LIVENESS_MS);
+        const status = cluster.node(1).status();
+        assert.deepEqual(JSON.parse(JSON.stringify(status)), status);
+        assert.equal(status.state, 'running');
+        assert.equal(status.role, 'leader');
+        assert.equal(status.clusterSize, 3);
+        assert.ok(status.transport && status.transport.framesOut > 0);
+      } finally {
+        await cluster.stopAll();
+      }
+    });
 
-  it('refuses a corrupt state file instead of silently starting over', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(dir, 'leader-ip-node-1.json'), '{not json');
-    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: dir });
-    await assert.rejects(node.start(), StateError);
-  });
-});
-
-describe('ElectionNode lifecycle defects (regressions)', () => {
-  it('defect 1: stop() during start() leaves the node stopped, not listening, not leading', async () => {
-    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
-    const started = node.start();
-    await node.stop();
-    await assert.rejects(started, (error: unknown) => error instanceof AbortError);
-    assert.equal(node.status().state, 'stopped');
-    assert.equal(node.isLeader, false);
-    const address = node.address;
-    if (address !== null) {
-      // Nothing listens there any more.
-      await assert.rejects(
-        new Promise<void>((resolve, reject) => {
-          const socket = connect(address.port, address.host, () => {
-            socket.destroy();
-            resolve();
+    it('garbage, truncated and oversized frames close that connection, are counted, and do not disturb the leader', async () => {
+      const cluster = await startCluster([1, 2, 3], FAST);
+      try {
+        await cluster.leaderGained(1, LIVENESS_MS);
+        const node = cluster.node(1);
+        const before = node.status().transport!.badFrames;
+        const [host, port] = [node.address!.host, node.address!.port];
+        const payloads = [
+          Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+          Buffer.from([0, 0, 0, 9, 1, 1, 2]), // truncated: length says 9, connection ends early
+          Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 1]), // 2 GiB frame announced
+        ];
+        for (const bytes of payloads) {
+          await new Promise<void>((resolve) => {
+            const socket = connect(port, host, () => socket.end(bytes));
+            // Read (and discard) the refusal, or the socket never sees the server's FIN.
+            socket.resume();
+            socket.on('error', () => resolve());
+            socket.on('close', () => resolve());
           });
-          socket.on('error', reject);
-        }),
-      );
-    }
-    assert.throws(() => node.addPeer('127.0.0.1:1'), StateError);
+        }
+        await waitFor(() => node.status().transport!.badFrames >= before + payloads.length, LIVENESS_MS);
+        assert.equal(node.isLeader, true);
+      } finally {
+        await cluster.stopAll();
+      }
+    });
+
+    it('an authenticated peer sending an invalid protocol message is counted, not obeyed', async () => {
+      const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3 } as Partial<ElectionNodeOptions>);
+      try {
+        const node = cluster.node(1);
+        const rogue = new TcpTransport({
+          nodeId: 3,
+          listen: { host: '127.0.0.1', port: 0 },
+          cluster: 'leader-ip',
+          clusterSize: 3,
+        });
+        await rogue.start();
+        rogue.addPeer(node.address!);
+        await nextEvent(rogue, 'peerUp', LIVENESS_MS);
+        rogue.send(1, Uint8Array.of(200, 1, 2, 3));
+        await waitFor(() => node.status().badMessages === 1, LIVENESS_MS);
+        await rogue.stop();
+      } finally {
+        await cluster.stopAll();
+      }
+    });
+
+    it('with a secret, a node with a wrong secret is refused and cannot disturb the election', async () => {
+      const secret = `${'a'.repeat(16)}correct horse battery staple`;
+      const cluster = await startCluster([1, 2], { ...FAST, clusterSize: 3, secret } as Partial<ElectionNodeOptions>);
+      try {
+        await cluster.leaderGained(1, LIVENESS_MS);
+        const intruder = new ElectionNode({
+          id: 3,
+          listen: '127.0.0.1:0',
+          peers: [addressOf(cluster.node(1))],
+          clusterSize: 3,
+          secret: `${'b'.repeat(16)}correct horse battery staple`,
+          ...FAST,
+        });
+        const refused = nextEvent<[{ reason: string; message: string }]>(intruder, 'error', LIVENESS_MS);
+        await intruder.start();
+        const [error] = await refused;
+        assert.equal(error.reason, 'auth-failed');
+        assert.doesNotMatch(error.message, /correct horse/);
+        await waitFor(() => (cluster.node(1).status().transport!.rejected['auth-failed'] ?? 0) > 0, LIVENESS_MS);
+        assert.equal(cluster.node(1).isLeader, true);
+        await intruder.stop();
+      } finally {
+        await cluster.stopAll();
+      }
+    });
+
+    it('with stateDir, terms keep growing across a restart of the whole cluster', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
+      after(() => rmSync(dir, { recursive: true, force: true }));
+      const first = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
+      await first.leaderGained(1, LIVENESS_MS);
+      await first.node(1).stop();
+      await first.leaderGained(2, LIVENESS_MS);
+      const termBefore = first.node(2).term;
+      await first.stopAll();
+      const second = await startCluster([1, 2, 3], { ...FAST, stateDir: dir });
+      try {
+        await second.leaderGained(1, LIVENESS_MS);
+        assert.ok(second.node(1).term > termBefore, `term ${second.node(1).term} after ${termBefore}`);
+      } finally {
+        await second.stopAll();
+      }
+    });
+
+    it('refuses a corrupt state file instead of silently starting over', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'leader-ip-state-'));
+      after(() => rmSync(dir, { recursive: true, force: true }));
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dir, 'leader-ip-node-1.json'), '{not json');
+      const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: dir });
+      await assert.rejects(node.start(), StateError);
+    });
   });
 
-  it('defect 1: concurrent stop() calls all resolve only once the node is stopped', async () => {
-    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
-    await node.start();
-    await Promise.all(
-      [node.stop(), node.stop()].map((p) => p.then(() => assert.equal(node.status().state, 'stopped'))),
-    );
-  });
-
-  it('defect 2: with a state file that cannot be written, no unpersisted vote is counted: never leader, events paired', async () => {
-    const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: '/proc', ...FAST });
-    const events: string[] = [];
-    let leaderWithoutGained = false;
-    node.on('gainedLeadership', () => events.push('gained'));
-    node.on('lostLeadership', () => events.push('lost'));
-    const error = nextEvent<[StateError]>(node, 'error', LIVENESS_MS);
-    const probe = setInterval(() => {
-      if (node.isLeader && events.at(-1) !== 'gained') leaderWithoutGained = true;
-    }, 2);
-    try {
-      await node.start();
-      assert.ok((await error)[0] instanceof StateError);
-      // Several more rounds (leases) in which the node would have led with its unwritten vote.
-      const until = performance.now() + 4 * FAST.leaseMs;
-      await waitFor(() => performance.now() > until || node.isLeader, LIVENESS_MS, 'four leases');
-      assert.equal(node.isLeader, false);
-      assert.equal(leaderWithoutGained, false);
-      assert.deepEqual(events, []);
-    } finally {
-      clearInterval(probe);
+  describe(`ElectionNode lifecycle defects, regressions (thread: ${thread})`, () => {
+    it('defect 1: stop() during start() leaves the node stopped, not listening, not leading', async () => {
+      const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
+      const started = node.start();
       await node.stop();
-    }
+      await assert.rejects(started, (error: unknown) => error instanceof AbortError);
+      assert.equal(node.status().state, 'stopped');
+      assert.equal(node.isLeader, false);
+      const address = node.address;
+      if (address !== null) {
+        // Nothing listens there any more.
+        await assert.rejects(
+          new Promise<void>((resolve, reject) => {
+            const socket = connect(address.port, address.host, () => {
+              socket.destroy();
+              resolve();
+            });
+            socket.on('error', reject);
+          }),
+        );
+      }
+      assert.throws(() => node.addPeer('127.0.0.1:1'), StateError);
+    });
+
+    it('defect 1: concurrent stop() calls all resolve only once the node is stopped', async () => {
+      const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', ...FAST });
+      await node.start();
+      await Promise.all(
+        [node.stop(), node.stop()].map((p) => p.then(() => assert.equal(node.status().state, 'stopped'))),
+      );
+    });
+
+    it('defect 2: with a state file that cannot be written, no unpersisted vote is counted: never leader, events paired', async () => {
+      const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', stateDir: '/proc', ...FAST });
+      const events: string[] = [];
+      let leaderWithoutGained = false;
+      node.on('gainedLeadership', () => events.push('gained'));
+      node.on('lostLeadership', () => events.push('lost'));
+      const error = nextEvent<[StateError]>(node, 'error', LIVENESS_MS);
+      const probe = setInterval(() => {
+        if (node.isLeader && events.at(-1) !== 'gained') leaderWithoutGained = true;
+      }, 2);
+      try {
+        await node.start();
+        assert.ok((await error)[0] instanceof StateError);
+        // Several more rounds (leases) in which the node would have led with its unwritten vote.
+        const until = performance.now() + 4 * FAST.leaseMs;
+        await waitFor(() => performance.now() > until || node.isLeader, LIVENESS_MS, 'four leases');
+        assert.equal(node.isLeader, false);
+        assert.equal(leaderWithoutGained, false);
+        assert.deepEqual(events, []);
+      } finally {
+        clearInterval(probe);
+        await node.stop();
+      }
+    });
   });
-});
+}
 
 describe('ElectionNode options', () => {
   const base: ElectionNodeOptions = { id: 1, listen: '127.0.0.1:7400', peers: ['127.0.0.1:7401', '127.0.0.1:7402'] };

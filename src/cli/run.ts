@@ -35,6 +35,9 @@ Timing:
   --lease-ms N           vote-lease; failover takes about this long (default 1000)
   --peer-timeout-ms N    silence before a peer counts as down (default 4 heartbeats)
   --max-drift N          clock drift bound, e.g. 0.01
+Embedding:
+  --thread worker|main   run the election on a worker thread (default) or the main thread
+  --max-stall-ms N       worker mode: stop leading when the main thread has not run for N ms (default 5000)
 Floating IP (DigitalOcean):
   --floating-ip IP       reserved IP to move to the leader
   --token-file PATH      API token file (or set DIGITALOCEAN_TOKEN)
@@ -64,6 +67,8 @@ const FLAGS = {
   'lease-ms': { type: 'string' },
   'peer-timeout-ms': { type: 'string' },
   'max-drift': { type: 'string' },
+  thread: { type: 'string' },
+  'max-stall-ms': { type: 'string' },
   'floating-ip': { type: 'string' },
   'token-file': { type: 'string' },
   token: { type: 'string' },
@@ -132,6 +137,8 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
     leaseMs: intFlag(flags, 'lease-ms', 1),
     peerTimeoutMs: intFlag(flags, 'peer-timeout-ms', 1),
     maxDriftRate: numberFlag(flags, 'max-drift'),
+    thread: threadFlag(stringFlag(flags, 'thread')),
+    maxStallMs: intFlag(flags, 'max-stall-ms', 1),
   };
   for (const key of Object.keys(options) as (keyof ElectionNodeOptions)[]) {
     if (options[key] === undefined) delete options[key];
@@ -185,6 +192,11 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
     process.on('SIGTERM', shutdown);
     process.on('SIGINT', shutdown);
   });
+}
+
+function threadFlag(value: string | undefined): 'worker' | 'main' | undefined {
+  if (value === undefined || value === 'worker' || value === 'main') return value;
+  throw new UsageError(`--thread: expected 'worker' or 'main', got '${value}'`);
 }
 
 function readToken(flags: FlagValues, env: NodeJS.ProcessEnv, reporter: Reporter): string {

@@ -36,6 +36,11 @@ export interface ProcessClusterOptions {
   peersFor?: (id: number, ports: ReadonlyMap<number, number>) => readonly string[];
   /** Environment for the processes (merged over this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A module to run instead of the `leader-ip` CLI (a test fixture embedding `ElectionNode`); it gets the same
+   * arguments (`run --json --id N ...`) and must print the same JSON lines. A `.ts` path runs under tsx.
+   */
+  script?: string | undefined;
   /** Called with every line a process writes to stderr (default: ignored). */
   onStderr?: (id: number, line: string) => void;
 }
@@ -108,7 +113,9 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
     const peers =
       this.#options.peersFor?.(id, this.ports) ??
       [...this.ports].filter(([other]) => other !== id).map(([, p]) => `127.0.0.1:${p}`);
-    const { execArgv, script } = cliCommand();
+    const custom = this.#options.script;
+    const { execArgv, script } =
+      custom === undefined ? cliCommand() : { execArgv: custom.endsWith('.ts') ? ['--import', 'tsx'] : [], script: custom };
     const args = [
       ...execArgv,
       script,
