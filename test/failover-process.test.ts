@@ -25,44 +25,63 @@ async function settledLeader(cluster: ProcessCluster): Promise<number> {
   return cluster.currentLeader()!;
 }
 
-describe('failover with real processes', () => {
-  const cluster = new ProcessCluster({ ids: [1, 2, 3], args: TIMING });
-  after(() => cluster.stop());
-  const kills: Kill[] = [];
+for (const thread of ['worker', 'main'] as const) {
+  describe(`failover with real processes (thread: ${thread})`, () => {
+    const cluster = new ProcessCluster({ ids: [1, 2, 3], args: [...TIMING, '--thread', thread] });
+    after(() => cluster.stop());
+    const kills: Kill[] = [];
 
-  it('elects node 1, fails over on SIGKILL, and takes leadership back on restart', async () => {
-    // Processes start a few hundred ms apart and each waits a lease before voting, so whichever is ready first
-    // may lead briefly; node 1 must take over.
-    const first = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 1, LIVENESS_MS);
-    await cluster.start();
-    await first;
-    for (let round = 0; round < 4; round++) {
+    it('elects node 1, fails over on SIGKILL, and takes leadership back on restart', async () => {
+      // Processes start a few hundred ms apart and each waits a lease before voting, so whichever is ready first
+      // may lead briefly; node 1 must take over.
+      const first = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 1, LIVENESS_MS);
+      await cluster.start();
+      await first;
+      for (let round = 0; round < 4; round++) {
+        const leader = await settledLeader(cluster);
+        const next = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id !== leader, LIVENESS_MS);
+        kills.push({ id: leader, at: await cluster.kill(leader, 'SIGKILL') });
+        const gained = await next;
+        assert.notEqual(gained.id, 3, 'node 3 of 3 must never lead');
+        // The lowest ID must come back: restart the victim and wait for it to lead again.
+        const back = cluster.waitFor(
+          (e) => e.event === 'gainedLeadership' && e.id === Math.min(leader, gained.id),
+          LIVENESS_MS,
+        );
+        await cluster.spawn(leader);
+        await back;
+      }
+      assertSafe(cluster.history, kills);
+    });
+
+    it('fails over when the whole leader process is stopped (SIGSTOP), and the paused node reports it late', async () => {
       const leader = await settledLeader(cluster);
-      const next = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id !== leader, LIVENESS_MS);
-      kills.push({ id: leader, at: await cluster.kill(leader, 'SIGKILL') });
+      assert.equal(leader, 1);
+      const next = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 2, LIVENESS_MS);
+      const lost = cluster.waitFor((e) => e.event === 'lostLeadership' && e.id === 1, LIVENESS_MS);
+      cluster.signal(1, 'SIGSTOP');
       const gained = await next;
-      assert.notEqual(gained.id, 3, 'node 3 of 3 must never lead');
-      // The lowest ID must come back: restart the victim and wait for it to lead again.
-      const back = cluster.waitFor(
-        (e) => e.event === 'gainedLeadership' && e.id === Math.min(leader, gained.id),
-        LIVENESS_MS,
-      );
-      await cluster.spawn(leader);
+      cluster.signal(1, 'SIGCONT');
+      const loss = await lost;
+      assert.equal(loss.reason, 'lease-expired');
+      // It noticed after resuming, and says when its leadership really ended: before node 2 began.
+      assert.ok(loss.mono - Number(loss.endedMsAgo) <= gained.mono, 'the paused leader overlapped its successor');
+      const back = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 1, LIVENESS_MS);
       await back;
-    }
-    assertSafe(cluster.history, kills);
-  });
+      assertSafe(cluster.history, kills);
+    });
 
-  it('hands over at once when the leader gets SIGTERM', async () => {
-    const leader = await settledLeader(cluster);
-    assert.equal(leader, 1);
-    const next = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 2, LIVENESS_MS);
-    const lost = cluster.waitFor((e) => e.event === 'lostLeadership' && e.id === 1, LIVENESS_MS);
-    await cluster.kill(1, 'SIGTERM');
-    assert.equal((await lost).reason, 'stopped');
-    const gained = await next;
-    // Within the lease means it did not wait for the lease to run out.
-    assert.ok(gained.mono - (await lost).mono < 200, `handoff took ${gained.mono - (await lost).mono} ms`);
-    assertSafe(cluster.history, kills);
+    it('hands over at once when the leader gets SIGTERM', async () => {
+      const leader = await settledLeader(cluster);
+      assert.equal(leader, 1);
+      const next = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 2, LIVENESS_MS);
+      const lost = cluster.waitFor((e) => e.event === 'lostLeadership' && e.id === 1, LIVENESS_MS);
+      await cluster.kill(1, 'SIGTERM');
+      assert.equal((await lost).reason, 'stopped');
+      const gained = await next;
+      // Within the lease means it did not wait for the lease to run out.
+      assert.ok(gained.mono - (await lost).mono < 200, `handoff took ${gained.mono - (await lost).mono} ms`);
+      assertSafe(cluster.history, kills);
+    });
   });
-});
+}
