@@ -37,6 +37,22 @@ export {
   type TransportErrorReason,
 } from './errors.ts';
 export {
+  type HealthChange,
+  HealthMonitor,
+  type HealthMonitorEvents,
+  type HealthMonitorSettings,
+  type HealthScheduler,
+  type HealthStatus,
+  REAL_HEALTH_SCHEDULER,
+} from './health/health-monitor.ts';
+export {
+  HEALTH_DEFAULTS,
+  type HealthCheckFunction,
+  type HealthOptions,
+  type ResolvedHealthOptions,
+  resolveHealthOptions,
+} from './health/health-options.ts';
+export {
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
