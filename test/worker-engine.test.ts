@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EngineError, type LostLeadershipInfo } from '../src/index.ts';
 import { engineWorkerOf } from '../src/node/election-node.ts';
+import { workerExecArgv } from '../src/node/engine-host.ts';
 import { nextEvent, startCluster } from './support/tcp-cluster.ts';
 
 const FAST = { heartbeatIntervalMs: 20, leaseMs: 200 } as const;
@@ -33,6 +34,22 @@ function runChild(args: string[], timeoutMs: number): Promise<{ code: number | n
 }
 
 describe('the election worker thread', () => {
+  it("inherits the process's flags except those about its entry point (node -e, --input-type)", () => {
+    assert.deepEqual(
+      workerExecArgv([
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        'code',
+        '--max-old-space-size=64',
+        '--eval',
+        'x',
+      ]),
+      ['--import', 'tsx', '--max-old-space-size=64'],
+    );
+  });
+
   for (const how of ['exits', 'throws'] as const) {
     it(`when the worker ${how}, the leader emits lostLeadership ('failed') and error, stops leading at once, and a peer takes over`, async () => {
       const cluster = await startCluster([1, 2, 3], FAST);

@@ -65,6 +65,21 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
   return { entry: code, eval: true };
 }
 
+/** Flags of this process that must not reach the worker: they describe the main entry (`node -e`, `--input-type`). */
+const ENTRY_FLAGS = new Set(['-e', '--eval', '-p', '--print', '--input-type']);
+
+/** The parent's `execArgv` minus the flags about its own entry point (kept: `--import` hooks, memory flags, ...). */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = arg.split('=', 1)[0]!;
+    if (!ENTRY_FLAGS.has(name)) out.push(arg);
+    else if (!arg.includes('=')) i++; // its value is the next argument
+  }
+  return out;
+}
+
 /** Runs the engine on a new worker thread. */
 export function startWorkerEngine(
   options: ResolvedOptions,
@@ -76,6 +91,7 @@ export function startWorkerEngine(
   const { entry, eval: isEval } = workerEntry();
   const worker = new Worker(entry, {
     eval: isEval,
+    execArgv: workerExecArgv(process.execArgv),
     workerData: data,
     transferList: [port2],
     name: `leader-ip node ${options.id}`,

@@ -115,7 +115,9 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
       [...this.ports].filter(([other]) => other !== id).map(([, p]) => `127.0.0.1:${p}`);
     const custom = this.#options.script;
     const { execArgv, script } =
-      custom === undefined ? cliCommand() : { execArgv: custom.endsWith('.ts') ? ['--import', 'tsx'] : [], script: custom };
+      custom === undefined
+        ? cliCommand()
+        : { execArgv: custom.endsWith('.ts') ? ['--import', 'tsx'] : [], script: custom };
     const args = [
       ...execArgv,
       script,
