@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runScenario, scenarioFor } from './sim/scenarios.ts';
-import { InvariantViolation, Simulator } from './sim/simulator.ts';
+import { type FaultCommand, InvariantViolation, Simulator } from './sim/simulator.ts';
 
 /**
  * Deterministic simulation: hundreds of seeded runs with partitions, one-way cuts, drops, duplicates, long delays,
@@ -39,6 +39,39 @@ describe('deterministic simulation', () => {
       const options = scenarioFor(seed);
       new Simulator({ ...options, persistence: true, persistFailRate: 0.3 }).run();
     }
+  });
+
+  const stallRun = (seed: number, brokenStall: boolean) => {
+    const options = scenarioFor(seed);
+    const lease = options.timing.leaseMs;
+    const [first, second] = [...options.ids].sort((a, b) => a - b);
+    const schedule: FaultCommand[] = [
+      { at: 3 * lease, kind: 'stall', id: first!, forMs: 3 * lease },
+      { at: 4 * lease, kind: 'pause', id: first!, forMs: lease / 2 },
+      { at: 5 * lease, kind: 'stall', id: second ?? first!, forMs: lease / 3 },
+      { at: 7 * lease, kind: 'stall', id: first!, forMs: lease },
+    ];
+    return new Simulator({ ...options, faultMs: 10 * lease, schedule, brokenStall }).run();
+  };
+
+  it('a node whose application stalls (maxStallMs) stands down at once and never leads while stalled', () => {
+    let stalls = 0;
+    for (let seed = 1; seed <= 80; seed++) stalls += stallRun(seed, false).faults.stall ?? 0;
+    assert.ok(stalls > 100, `only ${stalls} stalls injected`);
+  });
+
+  it('catches a stalled leader when the core is not told of the stall', () => {
+    let caught: InvariantViolation | null = null;
+    for (let seed = 1; seed <= 80 && caught === null; seed++) {
+      try {
+        stallRun(seed, true);
+      } catch (error) {
+        if (!(error instanceof InvariantViolation)) throw error;
+        caught = error;
+      }
+    }
+    assert.ok(caught, 'no violation found: the stall invariant is blind');
+    assert.match(caught.message, /while its application is stalled/);
   });
 
   it('catches a leader without gainedLeadership when a failed write is ignored (defect 2 as a mutant)', () => {

@@ -53,6 +53,8 @@ export interface SimOptions {
    * core counts the vote anyway; that call's events are dropped). The pairing invariant must catch it.
    */
   brokenPersistFailure?: boolean;
+  /** Negative control: a stall is not told to the core (no `maxStallMs`). The stall invariant must catch it. */
+  brokenStall?: boolean;
 }
 
 /** One fault of an explicit schedule. Node IDs must be members of `ids`. */
@@ -63,6 +65,8 @@ export type FaultCommand =
   | { at: number; kind: 'cut'; from: number; to: number }
   | { at: number; kind: 'crash'; id: number; restartAfterMs: number | null }
   | { at: number; kind: 'pause'; id: number; forMs: number }
+  /** The node's application stalls (worker mode, past `maxStallMs`): its core is told, and told again at the end. */
+  | { at: number; kind: 'stall'; id: number; forMs: number }
   | { at: number; kind: 'network'; dropRate: number; duplicateRate: number; longDelayRate: number }
   /** The transport reports the link between `a` and `b` down on both ends, then up again on one. */
   | { at: number; kind: 'flap'; a: number; b: number }
@@ -83,6 +87,8 @@ interface SimNode {
   clockOffset: number;
   clockRate: number;
   pausedUntil: number;
+  /** The node's application is stalled (its core was told so) until then. */
+  stalledUntil: number;
   wakeToken: number;
   durable: PersistedState | undefined;
 }
@@ -95,6 +101,7 @@ type SimEvent =
   | { kind: 'command'; command: FaultCommand }
   | { kind: 'heal-partition'; epoch: number }
   | { kind: 'restart'; id: number; generation: number }
+  | { kind: 'unstall'; id: number; generation: number }
   | { kind: 'stabilize' };
 
 export interface Leadership {
@@ -151,6 +158,7 @@ export class Simulator {
         clockOffset: 0,
         clockRate: 1,
         pausedUntil: 0,
+        stalledUntil: 0,
         wakeToken: 0,
         durable: undefined,
       });
@@ -199,6 +207,7 @@ export class Simulator {
     // Extremes of the permitted drift are the interesting cases, so favour them.
     node.clockRate = 1 + (this.rng.chance(0.5) ? this.rng.pick([-rho, rho]) : this.rng.range(-rho, rho));
     node.pausedUntil = 0;
+    node.stalledUntil = 0;
     const config: CoreConfig = {
       id,
       clusterSize: this.options.ids.length,
@@ -266,6 +275,13 @@ export class Simulator {
       case 'restart': {
         const node = this.nodes.get(event.id)!;
         if (node.core === null && node.generation === event.generation) this.boot(event.id);
+        return;
+      }
+      case 'unstall': {
+        const node = this.nodes.get(event.id)!;
+        if (node.core === null || node.generation !== event.generation || node.stalledUntil > this.now) return;
+        if (this.deferIfPaused(node, event)) return;
+        this.apply(node, node.core.setStalled(false, this.local(node)));
         return;
       }
       case 'heal-partition':
@@ -415,6 +431,9 @@ export class Simulator {
       case 'pause':
         if (known(command.id)) this.pause(command.id, () => command.forMs);
         return;
+      case 'stall':
+        if (known(command.id)) this.stall(command.id, command.forMs);
+        return;
       case 'network':
         this.lossyNetwork(command.dropRate, command.duplicateRate, command.longDelayRate);
         return;
@@ -460,6 +479,16 @@ export class Simulator {
     this.count('pause');
     const node = this.nodes.get(id)!;
     if (node.core !== null) node.pausedUntil = Math.max(node.pausedUntil, this.now + forMs());
+  }
+
+  private stall(id: number, forMs: number): void {
+    this.count('stall');
+    const node = this.nodes.get(id)!;
+    if (node.core === null || node.pausedUntil > this.now) return;
+    node.stalledUntil = Math.max(node.stalledUntil, this.now + forMs);
+    if (this.options.brokenStall === true) return;
+    this.apply(node, node.core.setStalled(true, this.local(node)));
+    this.queue.push(node.stalledUntil, { kind: 'unstall', id, generation: node.generation });
   }
 
   private lossyNetwork(dropRate: number, duplicateRate: number, longDelayRate: number): void {
@@ -553,6 +582,7 @@ export class Simulator {
     if (leaders.length > 1) this.fail(`two leaders at once: ${leaders.join(', ')}`);
     // Events come in pairs: a node is leader only within a gainedLeadership it emitted for that very term.
     for (const id of leaders) {
+      if (this.nodes.get(id)!.stalledUntil > this.now) this.fail(`node ${id} leads while its application is stalled`);
       const term = this.nodes.get(id)!.core!.term;
       if (this.open.get(id)?.term !== term) this.fail(`node ${id} leads term ${term} without gainedLeadership for it`);
     }
