@@ -22,15 +22,19 @@ const log = logger('node');
 
 /** A plain, JSON-serialisable snapshot returned by {@link ElectionNode.status}. */
 export interface ElectionNodeStatus extends CoreStatus {
+  /** `'new'` until `start()` resolves, `'running'`, then `'stopped'` (after `stop()`, or when the engine failed). */
   state: 'new' | 'running' | 'stopped';
   /** Where the election runs (the `thread` option). */
   thread: 'worker' | 'main';
+  /** The bound listen address, once started. */
   address: Endpoint | null;
+  /** Voting members, this node included. */
   clusterSize: number;
   /** Authenticated frames whose payload was not a valid protocol message (counted and dropped). */
   badMessages: number;
   /** Leadership changes of this node since start: gained plus lost. */
   transitions: number;
+  /** Transport counters (frames, bytes, connections, refusals by reason); null before start. */
   transport: TcpTransportStats | null;
 }
 

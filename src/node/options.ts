@@ -80,17 +80,24 @@ export interface TransportTuning {
 }
 
 /**
- * Every default of {@link ElectionNodeOptions}, in one place for docs and code. `peerTimeoutMs` and
- * `transport.maxConnectionsPerAddress` are derived (see {@link derivedDefaults}); the other transport defaults
- * are the transport's own (`TRANSPORT_DEFAULTS`).
+ * Every fixed default of {@link ElectionNodeOptions}, in one place for docs and code. Two defaults depend on other
+ * options: `peerTimeoutMs` is `min(4 × heartbeatIntervalMs, leaseMs / 2)` and `transport.maxConnectionsPerAddress`
+ * is `max(8, 2 × clusterSize + 4)`; the other `transport.*` defaults are the transport's own.
  */
 export const ELECTION_DEFAULTS = {
+  /** Heartbeat and lease-renewal period, ms. */
   heartbeatIntervalMs: 100,
+  /** Vote-lease length, ms: a crashed leader is replaced about one lease later. */
   leaseMs: 1000,
+  /** Bound on the drift rate between clocks (1 %). */
   maxDriftRate: 0.01,
+  /** Cluster name both ends of a link must agree on. */
   cluster: 'leader-ip',
+  /** Frames are MACed with a secret, not encrypted, by default. */
   encrypt: false,
+  /** Without a secret, refuse to listen beyond loopback. */
   insecure: false,
+  /** The election runs on its own worker thread. */
   thread: 'worker',
   /**
    * 5 s: well above the event-loop stalls a healthy server has (GC pauses, a large JSON.parse: tens of ms to
