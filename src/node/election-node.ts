@@ -103,7 +103,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     },
     startFailed: ({ error }) => this.#startWaiter?.reject(deserializeError(error)),
     gained: ({ term }) => {
-      if (this.#leading !== null) return;
+      // After a failure nothing the dead engine said late may make this node lead again.
+      if (this.#leading !== null || this.#failed) return;
       this.#leading = term;
       this.#transitions++;
       this.#emitSafely('gainedLeadership', { term });
@@ -116,6 +117,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       this.#emitSafely('lostLeadership', { term, reason, endedMsAgo: Math.max(0, monotonicMs() - endedAt) });
     },
     leader: ({ leaderId, term }) => {
+      if (this.#failed) return;
       this.#reportedLeader = leaderId;
       this.#emitSafely('leaderChange', leaderId, { term });
     },
@@ -337,20 +339,25 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     log('node %d: %s', this.#options.id, error.message);
     this.#startWaiter?.reject(error);
     this.#stoppedWaiter?.();
-    if (this.#state !== 'running') return;
-    this.#state = 'stopped';
     clearInterval(this.#beat);
     this.#beat = undefined;
+    // Whatever the node was doing (running, or stopping before the engine could say so), a leadership it announced
+    // ends here, so events stay paired.
     if (term !== null) {
       this.#transitions++;
       this.#emitSafely('lostLeadership', { term, reason: 'failed', endedMsAgo: 0 });
+    }
+    // Starting: start() rejects with the error. Stopping: stop() goes on and frees the thread.
+    if (this.#state === 'starting') return;
+    if (this.#state === 'running') {
+      this.#state = 'stopped';
+      void this.#host?.close();
     }
     if (this.#reportedLeader !== null) {
       this.#reportedLeader = null;
       this.#emitSafely('leaderChange', null, { term: this.term });
     }
     this.#emitSafely('error', error);
-    void this.#host?.close();
   }
 
   /**
