@@ -12,6 +12,8 @@ import { type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cl
  */
 const STALL_NODE = fileURLToPath(new URL('./support/stall-node.ts', import.meta.url));
 const LIVENESS_MS = 20_000;
+/** Booting the processes (and their worker threads) is not the protocol's time: ProcessCluster allows 30 s. */
+const BOOT_MS = 30_000;
 const LEASE_MS = 1000;
 
 /**
@@ -19,7 +21,7 @@ const LEASE_MS = 1000;
  * (processes start a few hundred ms apart, so another node may lead briefly first; its line may come late).
  */
 async function leaderOne(cluster: ProcessCluster): Promise<NodeProcessEvent> {
-  const gained = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 1, LIVENESS_MS);
+  const gained = cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id === 1, BOOT_MS + LIVENESS_MS);
   await cluster.start();
   const event = await gained;
   if (cluster.currentLeader() !== 1) await cluster.waitFor(() => cluster.currentLeader() === 1, LIVENESS_MS);
