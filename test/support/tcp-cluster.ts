@@ -46,7 +46,12 @@ export async function startCluster(ids: number[], common: Partial<ElectionNodeOp
   const make = (id: number, port: number) => {
     const node = new ElectionNode({ id, listen: `127.0.0.1:${port}`, clusterSize: ids.length, ...common });
     node.on('gainedLeadership', ({ term }) => {
-      const overlapping = [...nodes.values()].filter((other) => other !== node && other.isLeader).map((o) => o.id);
+      // Safety is about what isLeader says at one instant. With the election on worker threads, this (shared) main
+      // thread may deliver a gain late, after the leadership already ended and a successor's gain was delivered:
+      // then this node does not claim to lead any more, and there is nothing to overlap.
+      const overlapping = node.isLeader
+        ? [...nodes.values()].filter((other) => other !== node && other.isLeader).map((o) => o.id)
+        : [];
       gains.push({ id, term, overlapping });
     });
     return node;
