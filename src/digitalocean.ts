@@ -8,6 +8,7 @@ export {
   type DigitalOceanAssignerOptions,
   type DigitalOceanRetryOptions,
 } from './assigners/digitalocean/assigner.ts';
+export { DIGITALOCEAN_DEFAULTS } from './assigners/digitalocean/defaults.ts';
 export {
   DigitalOceanActionError,
   DigitalOceanApiError,
