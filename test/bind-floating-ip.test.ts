@@ -23,14 +23,22 @@ import { waitFor } from './support/wait.ts';
 class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
   isLeader = false;
   term = 0;
+  leadership = new AbortController();
   win(term = this.term + 1): void {
     this.term = term;
     this.isLeader = true;
-    this.emit('gainedLeadership', { term });
+    this.leadership = new AbortController();
+    this.emit('gainedLeadership', { term, signal: this.leadership.signal });
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;
+    this.leadership.abort();
     this.emit('lostLeadership', { term: this.term, reason, endedMsAgo: 0 });
+  }
+  /** The leadership ends (its signal aborts) without a lostLeadership event reaching the binding. */
+  endSilently(): void {
+    this.isLeader = false;
+    this.leadership.abort();
   }
 }
 
@@ -198,6 +206,32 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     assert.equal(mock.calls.length, 1);
     assert.equal(mock.ip.holder, null);
     assert.deepEqual(log, { assigned: [], failed: [], reconciled: [], errors: [] });
+  });
+
+  it("aborts the in-flight assign the moment the leadership's signal aborts, before any lostLeadership", async (t) => {
+    const node = new FakeNode();
+    const mock = new MockFloatingIpAssigner({ id: 'a', latencyMs: 5000 });
+    const binding = bindFloatingIp(node, mock, { reconcileIntervalMs: 20 });
+    t.after(() => binding.unbind());
+    const log = record(binding);
+    const started = new Promise((resolve) => mock.once('call', resolve));
+    node.win(1);
+    await started;
+    const endedAt = performance.now();
+    node.endSilently();
+    const call = await mock.waitForSettled();
+    assert.equal(call.outcome, 'aborted');
+    assert.ok(performance.now() - endedAt < 1000, 'aborted promptly, not after the 5 s latency');
+    await delay(60);
+    assert.equal(mock.calls.length, 1);
+    assert.deepEqual(log, { assigned: [], failed: [], reconciled: [], errors: [] });
+    // A gainedLeadership delivered after its leadership already ended starts nothing.
+    const late = new AbortController();
+    late.abort();
+    node.isLeader = true;
+    node.emit('gainedLeadership', { term: 2, signal: late.signal });
+    await delay(30);
+    assert.equal(mock.calls.length, 1);
   });
 
   it('a new leadership uses its new term', async (t) => {

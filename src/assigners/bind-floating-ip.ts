@@ -93,8 +93,8 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Binds `assigner` to `node`'s leadership: on `gainedLeadership` it assigns the IP (retrying retryable failures
- * with capped, jittered backoff, passing the term as fencing token); on `lostLeadership` it aborts the in-flight
- * call; while leader it reconciles every `reconcileIntervalMs`. Bound while already leader, it starts at once.
+ * with capped, jittered backoff, passing the term as fencing token); when the leadership's `signal` aborts (or on
+ * `lostLeadership`) it aborts the in-flight call; while leader it reconciles every `reconcileIntervalMs`. Bound while already leader, it starts at once.
  * Its timers run only while leader: once the node stops (`lostLeadership`, reason `stopped`) or `unbind()` is
  * called, nothing of it keeps the process alive.
  */
@@ -207,15 +207,26 @@ export function bindFloatingIp(
     if (corrected) await assignUntilDone(s);
   };
 
-  const start = (term: number): void => {
+  const start = (term: number, leadership?: AbortSignal): void => {
     if (session?.term === term) return;
     stop();
+    // The leadership already ended (its gainedLeadership was delivered late): nothing to do for it.
+    if (leadership?.aborted) return;
     const s: Session = { term, controller: new AbortController(), timer: undefined, running: undefined };
     session = s;
+    // The leadership's own signal aborts the moment it ends, even before lostLeadership reaches this listener:
+    // the in-flight call stops at once. (Removed when the session ends for another reason.)
+    leadership?.addEventListener(
+      'abort',
+      () => {
+        if (session === s) stop();
+      },
+      { once: true, signal: s.controller.signal },
+    );
     run(s, () => assignUntilDone(s));
   };
 
-  const onGained = (info: GainedLeadershipInfo): void => start(info.term);
+  const onGained = (info: GainedLeadershipInfo): void => start(info.term, info.signal);
   const onLost = (info: LostLeadershipInfo): void => {
     // A late event about an older leadership must not stop the current one.
     if (session !== undefined && info.term < session.term) return;

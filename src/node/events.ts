@@ -1,4 +1,5 @@
 import type { LeaderIpError } from '../errors.ts';
+import type { HealthChange } from '../health/health-monitor.ts';
 
 /** Why a node stopped being leader. */
 export type LostLeadershipReason =
@@ -15,6 +16,11 @@ export type LostLeadershipReason =
    */
   | 'stalled'
   /**
+   * The node's health check failed `fall` times in a row, or `setHealthy(false)` was called: it stepped down at once
+   * and released its votes, so the next healthy node took over within a round trip.
+   */
+  | 'unhealthy'
+  /**
    * The election engine failed (its worker thread threw or exited): the node stopped leading at once, and is
    * stopped. An `error` event carries the cause.
    */
@@ -24,6 +30,12 @@ export type LostLeadershipReason =
 export interface GainedLeadershipInfo {
   /** Fencing token: strictly greater than the term of every earlier leadership. Pass it to external actions. */
   term: number;
+  /**
+   * Aborts the moment this leadership ends, whatever the reason (lost, stepped down, stopped, the engine failed),
+   * just before `lostLeadership` is emitted. Pass it to the work you do as leader (`fetch`, assigner calls,
+   * timers) so it stops by itself.
+   */
+  signal: AbortSignal;
 }
 
 /** Payload of `lostLeadership`. */
@@ -55,5 +67,10 @@ export interface ElectionNodeEvents {
   lostLeadership: (info: LostLeadershipInfo) => void;
   /** The leader as this node sees it changed: a node ID, or `null` while there is none. */
   leaderChange: (leaderId: number | null, info: LeaderChangeInfo) => void;
+  /**
+   * This node's health verdict flipped: its health check crossed `fall`/`rise`, or `setHealthy()` changed it (both
+   * must say healthy). An unhealthy node does not lead; a leader steps down with reason `'unhealthy'`.
+   */
+  healthChange: (change: HealthChange) => void;
   error: (error: LeaderIpError) => void;
 }
