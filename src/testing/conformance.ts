@@ -12,8 +12,8 @@ import createDebug from 'debug';
 import {
   type FloatingIpAssigner,
   type HolderId,
-  sameHolder,
   StaleTermError,
+  sameHolder,
 } from '../assigners/floating-ip-assigner.ts';
 import { AbortError, AssignerError } from '../errors.ts';
 
