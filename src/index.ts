@@ -13,7 +13,6 @@ export {
   bindFloatingIp,
   type FloatingIpBinding,
   type FloatingIpBindingEvents,
-  type LeadershipSource,
   type ReconciledInfo,
 } from './assigners/bind-floating-ip.ts';
 export {
@@ -60,6 +59,11 @@ export {
   type ResolvedLeadershipOptions,
   resolveLeadershipOptions,
 } from './leadership/leadership-options.ts';
+export type {
+  LeadershipEvents,
+  LeadershipSource,
+  LeadershipStatus,
+} from './leadership/leadership-source.ts';
 export {
   ElectionNode,
   type ElectionNodeOptions,

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { CoreStatus } from '../core/election-core.ts';
 import { AbortError, ConfigError, EngineError, StateError } from '../errors.ts';
 import { HealthMonitor, type HealthStatus } from '../health/health-monitor.ts';
+import type { LeadershipSource, LeadershipStatus } from '../leadership/leadership-source.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
 import type { Endpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
@@ -23,7 +24,7 @@ import { SharedView } from './shared-view.ts';
 const log = logger('node');
 
 /** A plain, JSON-serialisable snapshot returned by {@link ElectionNode.status}. */
-export interface ElectionNodeStatus extends CoreStatus {
+export interface ElectionNodeStatus extends CoreStatus, LeadershipStatus {
   /** `'new'` until `start()` resolves, `'running'`, then `'stopped'` (after `stop()`, or when the engine failed). */
   state: 'new' | 'running' | 'stopped';
   /** Where the election runs (the `thread` option). */
@@ -92,7 +93,7 @@ export function engineWorkerOf(node: ElectionNode): import('node:worker_threads'
  * (informational; the node keeps running; eventemitter3 does not throw when nobody listens to `error`), a state
  * file that cannot be written, and the failure of the election's worker thread (the node is then stopped).
  */
-export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
+export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
   readonly #options: ResolvedOptions;
   readonly #peers: Endpoint[];
   readonly #view = new SharedView();
@@ -102,8 +103,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   #transitions = 0;
   /** The term of the `gainedLeadership` delivered here and not yet ended; null when not leading. */
   #leading: number | null = null;
-  /** Aborted when the current leadership ends; its signal is handed out with `gainedLeadership`. */
-  #leadership: AbortController | null = null;
+  /** Aborted when the leadership in `#leading` ends (the `signal` of its `gainedLeadership`). */
+  #leadership: AbortController | undefined;
   /** The health check (main thread, beside the application it checks) and the `setHealthy` switch. */
   readonly #health: HealthMonitor;
   /** `waitForLeadership` calls to reject when the node stops or fails before leading. */
@@ -130,16 +131,16 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       // After a failure nothing the dead engine said late may make this node lead again.
       if (this.#leading !== null || this.#failed) return;
       this.#leading = term;
-      this.#leadership = new AbortController();
       this.#transitions++;
+      this.#leadership = new AbortController();
       this.#emitSafely('gainedLeadership', { term, signal: this.#leadership.signal });
     },
     lost: ({ term, reason, endedAt }) => {
       // Only a leadership this node announced ends here: events come in pairs.
       if (this.#leading === null) return;
       this.#leading = null;
-      this.#endLeadership(reason);
       this.#transitions++;
+      this.#endLeadership(reason);
       this.#emitSafely('lostLeadership', { term, reason, endedMsAgo: Math.max(0, monotonicMs() - endedAt) });
     },
     leader: ({ leaderId, term }) => {
@@ -193,7 +194,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       throw new ConfigError('signal', 'expected an AbortSignal');
     }
     const current = this.#leadership;
-    if (this.isLeader && current !== null && this.#leading !== null) {
+    if (this.isLeader && current !== undefined && this.#leading !== null) {
       return Promise.resolve({ term: this.#leading, signal: current.signal });
     }
     if (signal?.aborted) return Promise.reject(new AbortError('waitForLeadership aborted', { cause: signal.reason }));
@@ -449,6 +450,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     // ends here, so events stay paired.
     if (term !== null) {
       this.#transitions++;
+      this.#endLeadership('failed');
       this.#emitSafely('lostLeadership', { term, reason: 'failed', endedMsAgo: 0 });
     }
     // Starting: start() rejects with the error. Stopping: stop() goes on and frees the thread.
@@ -465,15 +467,15 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     this.#rejectWaiters();
   }
 
-  /** Aborts the current leadership's signal: it ends here, before `lostLeadership` tells anyone. */
-  #endLeadership(reason: LostLeadershipReason): void {
-    const controller = this.#leadership;
-    this.#leadership = null;
-    controller?.abort(new AbortError(`leadership ended (${reason})`));
-  }
-
   #rejectWaiters(): void {
     for (const waiter of [...this.#stopWaiters]) waiter();
+  }
+
+  /** Aborts the ended leadership's signal (an abort listener that throws is reported by Node, not thrown here). */
+  #endLeadership(reason: LostLeadershipReason): void {
+    const controller = this.#leadership;
+    this.#leadership = undefined;
+    controller?.abort(new AbortError(`leadership ended: ${reason}`));
   }
 
   /**
