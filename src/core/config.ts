@@ -3,6 +3,7 @@
  * milliseconds of the node's own monotonic clock.
  * @module
  */
+import type { BroadcastLimits } from './broadcast.ts';
 
 /** What the core needs to know; the adapter validates user options before building this. */
 export interface CoreConfig {
@@ -29,6 +30,8 @@ export interface CoreConfig {
   readonly preempt?: boolean | undefined;
   /** With preemption: this node takes over from a live leader only after being able to lead this long. Default 0. */
   readonly preemptDelayMs?: number | undefined;
+  /** Bounds of the append/commit broadcast. Default: `BROADCAST_DEFAULTS` (src/core/broadcast.ts). */
+  readonly broadcast?: BroadcastLimits | undefined;
 }
 
 /** Timing derived from {@link CoreConfig}; see docs/protocol.md, "Timing rules". */

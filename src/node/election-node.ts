@@ -362,6 +362,15 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       leaseRemainingMs: 0,
       vote: null,
       peers: [],
+      broadcast: {
+        inFlight: 0,
+        inFlightBytes: 0,
+        committedIndex: 0,
+        fenceTerm: 0,
+        lastDelivered: null,
+        refusedStale: 0,
+        gaps: 0,
+      },
     };
     const state =
       this.#state === 'new' || this.#state === 'starting' ? 'new' : this.#state === 'running' ? 'running' : 'stopped';
