@@ -199,7 +199,7 @@ describe('leader-ip run: validation before any I/O', () => {
 
   it('names a bad --floating-ip before asking the metadata service', async () => {
     const message = await run(['--listen', '127.0.0.1:0', '--floating-ip', 'not-an-ip'], { DIGITALOCEAN_TOKEN: 't' });
-    assert.equal(message, "--floating-ip: expected an IPv4 address, got 'not-an-ip'");
+    assert.equal(message, "--floating-ip: expected an IPv4 or IPv6 address, got 'not-an-ip'");
     assert.equal(metadataRequests, 0);
   });
 

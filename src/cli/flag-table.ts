@@ -146,10 +146,12 @@ export function checkEndpoint(raw: string, flag: string, allowZeroPort = false):
   }
 }
 
-/** An IPv4 address. */
-export function ipv4Flag(init: FlagInit<string>): Flag<string> {
+/** An IP address (IPv4 or IPv6, or only the `families` given). */
+export function ipFlag(init: FlagInit<string> & { families?: readonly (4 | 6)[] }): Flag<string> {
+  const families = init.families ?? [4, 6];
+  const expected = families.length === 2 ? 'an IPv4 or IPv6 address' : `an IPv${families[0]} address`;
   return make(init, init.metavar ?? 'IP', (raw, flag) => {
-    if (isIP(raw) !== 4) throw new UsageError(`${flag}: expected an IPv4 address, got '${raw}'`);
+    if (!families.includes(isIP(raw) as 4 | 6)) throw new UsageError(`${flag}: expected ${expected}, got '${raw}'`);
     return raw;
   });
 }

@@ -10,8 +10,6 @@ export const DIGITALOCEAN_DEFAULTS = {
   baseUrl: 'https://api.digitalocean.com',
   /** The droplet metadata service (link-local, no token, not rate limited). */
   metadataUrl: 'http://169.254.169.254',
-  /** The current API name; `floating_ips` is the older alias. */
-  endpoint: 'reserved_ips',
   /** Per-request timeout, ms. */
   requestTimeoutMs: 10_000,
   /** Deadline for one whole assign (request plus action polls), ms. */

@@ -4,7 +4,7 @@ import { DIGITALOCEAN_DEFAULTS } from '../../assigners/digitalocean/defaults.ts'
 import {
   flagError,
   intFlag,
-  ipv4Flag,
+  ipFlag,
   pathFlag,
   readSecretFile,
   stringFlag,
@@ -15,7 +15,11 @@ import { trackFloatingIp } from '../http-status.ts';
 import { errorFields, type Reporter } from '../reporter.ts';
 import type { RunContext, RunGroup } from './group.ts';
 
-export const FLOATING_IP = ipv4Flag({ name: 'floating-ip', help: 'reserved IP to move to the leader', option: 'ip' });
+export const FLOATING_IP = ipFlag({
+  name: 'floating-ip',
+  help: 'reserved IP (IPv4 or IPv6) to move to the leader',
+  option: 'ip',
+});
 export const TOKEN_FILE = pathFlag({ name: 'token-file', help: 'API token file (or set DIGITALOCEAN_TOKEN)' });
 export const TOKEN = stringFlag({
   name: 'token',
