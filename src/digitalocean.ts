@@ -6,6 +6,7 @@
 export {
   DigitalOceanAssigner,
   type DigitalOceanAssignerOptions,
+  type DigitalOceanEndpoint,
   type DigitalOceanRetryOptions,
 } from './assigners/digitalocean/assigner.ts';
 export {

@@ -13,7 +13,6 @@ export {
   bindFloatingIp,
   type FloatingIpBinding,
   type FloatingIpBindingEvents,
-  type LeadershipSource,
   type ReconciledInfo,
 } from './assigners/bind-floating-ip.ts';
 export {
@@ -52,6 +51,11 @@ export {
   type ResolvedHealthOptions,
   resolveHealthOptions,
 } from './health/health-options.ts';
+export type {
+  LeadershipEvents,
+  LeadershipSource,
+  LeadershipStatus,
+} from './leadership/leadership-source.ts';
 export {
   ElectionNode,
   type ElectionNodeOptions,

@@ -1,6 +1,6 @@
 /**
- * `leader-ip/testing`: test doubles for code that uses leader-ip — a mock floating-IP assigner and a fake
- * DigitalOcean API server. Neither talks to a cloud; neither loads `ky`.
+ * `leader-ip/testing`: test doubles for code that uses leader-ip — a mock floating-IP assigner, fake provider API
+ * servers, and the assigner conformance suite. None talks to a cloud; none loads `ky`.
  * @module
  */
 
@@ -15,6 +15,16 @@ export {
   type SimulatedIpChange,
 } from './assigners/mock.ts';
 export {
+  type AssignerConformanceCase,
+  type AssignerConformanceFactory,
+  type AssignerConformanceHarness,
+  type AssignerConformanceOptions,
+  assignerConformanceCases,
+  type ConformanceFault,
+  type ConformanceIt,
+  describeAssignerConformance,
+} from './testing/conformance.ts';
+export {
   type FakeAction,
   FakeDigitalOcean,
   type FakeDigitalOceanOptions,
@@ -26,6 +36,13 @@ export {
   type FakeResponseValidator,
   type FakeValidatedRequest,
 } from './testing/fake-digitalocean.ts';
+export {
+  FakeHetzner,
+  type FakeHetznerAction,
+  type FakeHetznerFloatingIp,
+  type FakeHetznerOptions,
+} from './testing/fake-hetzner.ts';
+export type { FakeReply, FakeValidationOptions } from './testing/fake-provider.ts';
 export {
   type Intervals,
   type Kill,

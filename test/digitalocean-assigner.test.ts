@@ -601,7 +601,10 @@ describe('DigitalOceanAssigner', { timeout: 15_000 }, () => {
       [{ token: 'has space' }, 'token'],
       [{ ip: undefined }, 'ip'],
       [{ ip: '203.0.113' }, 'ip'],
-      [{ ip: '2001:db8::1' }, 'ip'],
+      [{ ip: 'fe80::1%eth0' }, 'ip'],
+      [{ ip: '2001:db8::1', endpoint: 'reserved_ips' }, 'endpoint'],
+      [{ ip: '2001:db8::1', endpoint: 'floating_ips' }, 'endpoint'],
+      [{ endpoint: 'reserved_ipv7' }, 'endpoint'],
       [{ dropletId: 0 }, 'dropletId'],
       [{ dropletId: 1.5 }, 'dropletId'],
       [{ dropletId: '101' }, 'dropletId'],
@@ -632,5 +635,101 @@ describe('DigitalOceanAssigner', { timeout: 15_000 }, () => {
       );
     }
     assert.throws(() => new DigitalOceanAssigner(undefined as unknown as DigitalOceanAssignerOptions), ConfigError);
+  });
+});
+
+const IP6 = '2001:db8:f7:1017::4c6e';
+
+describe('DigitalOceanAssigner with a reserved IPv6', { timeout: 15_000 }, () => {
+  const v6 = (t: TestContext, options: FakeDigitalOceanOptions = {}) =>
+    setup(t, { reservedIps: [{ ip: IP6, region: 'nyc3' }], ...options });
+
+  it('chooses /v2/reserved_ipv6 by the address family, polls /v2/actions/{id}, confirms by reading', async (t) => {
+    const { fake, make } = await v6(t);
+    const assigner = make({ ip: IP6 });
+    assert.equal(assigner.family, 6);
+    assert.equal(assigner.endpoint, 'reserved_ipv6');
+    assert.equal(make().family, 4);
+    await assigner.assign({ term: 1 });
+    assert.equal(fake.holder(IP6), 101);
+    const log = fake.requests.map(line);
+    assert.equal(log[0], `GET /v2/reserved_ipv6/${IP6} 200`);
+    assert.equal(log[1], `POST /v2/reserved_ipv6/${IP6}/actions 201`);
+    const polls = fake.requests.slice(2, -1);
+    assert.ok(polls.length >= 1 && polls.every((r) => /^\/v2\/actions\/\d+$/.test(r.path)), log.join('\n'));
+    assert.equal(log.at(-1), `GET /v2/reserved_ipv6/${IP6} 200`);
+    assert.deepEqual(fake.requests[1]!.body, { type: 'assign', droplet_id: 101 });
+    t.diagnostic(`requests for one IPv6 assign: ${fake.requests.length} (${polls.length} action polls)`);
+  });
+
+  it('canonicalises the address, is idempotent, and reports holder() and self() as droplet IDs', async (t) => {
+    const { fake, make } = await v6(t);
+    const assigner = make({ ip: '2001:DB8:F7:1017:0:0:0:4C6E' });
+    assert.equal(assigner.ip, IP6);
+    assert.equal(await assigner.holder(), null);
+    fake.moveIp(IP6, 101);
+    assert.equal(await assigner.holder(), 101);
+    assert.equal(await assigner.self(), 101);
+    const before = fake.requests.length;
+    await assigner.assign({ term: 2 });
+    assert.deepEqual(fake.requests.slice(before).map(line), [`GET /v2/reserved_ipv6/${IP6} 200`]);
+    assert.equal(fake.actions.length, 0);
+  });
+
+  it('moves the IPv6 away from another droplet, and fails fast on 404 for an unknown IPv6', async (t) => {
+    const { fake, make } = await v6(t);
+    fake.moveIp(IP6, 102);
+    await make({ ip: IP6 }).assign();
+    assert.equal(fake.holder(IP6), 101);
+    const error = await make({ ip: '2001:db8::99' })
+      .assign()
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof DigitalOceanApiError);
+    assert.equal(error.code, 'ERR_DO_NOT_FOUND');
+    assert.equal(error.path, '/v2/reserved_ipv6/2001:db8::99');
+    assert.ok(error.requestId);
+  });
+
+  it('on 422 pending event (no locked flag to watch): waits with growing pauses, then posts again', async (t) => {
+    const { fake, make } = await v6(t);
+    const foreign = fake.startAction(IP6, 102, { durationMs: 60_000 });
+    // The foreign action ends after our third rejected post.
+    // (A waiter runs after the fake has answered the request it matched.)
+    void fake
+      .waitForRequest((r) => r.method === 'POST' && fake.requests.filter((q) => q.method === 'POST').length >= 3)
+      .then(() => fake.finishPendingActions());
+    await make({ ip: IP6, pollIntervalMs: 20, maxPollIntervalMs: 200 }).assign();
+    await foreign.settled;
+    assert.equal(fake.holder(IP6), 101);
+    const posts = fake.requests.filter((r) => r.method === 'POST');
+    assert.deepEqual(
+      posts.slice(0, 3).map((r) => r.outcome),
+      [422, 422, 422],
+    );
+    assert.equal(posts.at(-1)!.outcome, 201);
+    const gap1 = posts[1]!.at - posts[0]!.at;
+    const gap2 = posts[2]!.at - posts[1]!.at;
+    assert.ok(gap1 >= 15 && gap2 >= 25, `pauses grow: ${gap1.toFixed(0)} ms then ${gap2.toFixed(0)} ms`);
+  });
+
+  it('fails fast on a 422 for another region', async (t) => {
+    const { make } = await v6(t);
+    const error = await make({ ip: IP6, dropletId: 201 })
+      .assign()
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof DigitalOceanRegionError);
+    assert.equal(error.path, `/v2/reserved_ipv6/${IP6}/actions`);
+  });
+
+  it('reports an errored action with the holder it left', async (t) => {
+    const { fake, make } = await v6(t);
+    fake.moveIp(IP6, 102);
+    fake.failNextAction(IP6);
+    const error = await make({ ip: IP6 })
+      .assign()
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof DigitalOceanActionError);
+    assert.equal(error.outcome, 'errored');
+    assert.equal(error.holder, 102);
   });
 });

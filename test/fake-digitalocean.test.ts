@@ -165,6 +165,44 @@ describe('FakeDigitalOcean', { timeout: 10_000 }, () => {
     assert.equal(fake.apiRequests().length, 0);
   });
 
+  it('serves reserved IPv6: the IPv6 object, actions under /v2/actions, each family only on its own paths', async (t) => {
+    const v6 = '2001:db8::7';
+    const fake = await setup(t, {
+      reservedIps: [
+        { ip: IP, region: 'nyc3' },
+        { ip: '2001:DB8:0::7', region: 'nyc3', dropletId: 102 },
+      ],
+      actionDurationMs: 60_000,
+    });
+    const read = await call(fake, 'GET', `/v2/reserved_ipv6/${v6}`);
+    assert.equal(read.status, 200);
+    const ip = read.body.reserved_ipv6 as { ip: string; region_slug: string; droplet: { id: number } };
+    assert.equal(ip.ip, v6);
+    assert.equal(ip.region_slug, 'nyc3');
+    assert.equal(ip.droplet.id, 102);
+    assert.equal(fake.holder('2001:db8:0:0::7'), 102);
+    const posted = await call(fake, 'POST', `/v2/reserved_ipv6/${v6}/actions`, { type: 'assign', droplet_id: 101 });
+    assert.equal(posted.status, 201);
+    const action = posted.body.action as { id: number; status: string; resource_type: string };
+    assert.equal(action.status, 'in-progress');
+    assert.equal(action.resource_type, 'reserved_ipv6');
+    const busy = await call(fake, 'POST', `/v2/reserved_ipv6/${v6}/actions`, { type: 'assign', droplet_id: 103 });
+    assert.equal(busy.status, 422);
+    assert.equal(busy.body.message, 'The floating IP already has a pending event.');
+    fake.finishPendingActions();
+    const done = await call(fake, 'GET', `/v2/actions/${action.id}`);
+    assert.equal((done.body.action as { status: string }).status, 'completed');
+    assert.equal(fake.holder(v6), 101);
+    const elsewhere = await call(fake, 'POST', `/v2/reserved_ipv6/${v6}/actions`, { type: 'assign', droplet_id: 201 });
+    assert.equal(elsewhere.status, 422);
+    assert.match(String(elsewhere.body.message), /region/);
+    // An IPv4 is not served under reserved_ipv6 (the description rejects it), nor an IPv6 under reserved_ips.
+    assert.equal((await call(fake, 'GET', `/v2/reserved_ipv6/2001:db8::8`)).status, 404);
+    assert.equal((await call(fake, 'GET', `/v2/reserved_ipv6/${IP}`)).status, 400);
+    assert.equal((await call(fake, 'GET', `/v2/reserved_ips/${v6}`)).status, 400);
+    assert.equal(fake.violations.length, 2, fake.violations.join('\n'));
+  });
+
   it('records requests the API description rejects, and answers them 400', async (t) => {
     const fake = await setup(t);
     const bad: Array<[string, string, unknown, Record<string, string>?]> = [
@@ -177,6 +215,9 @@ describe('FakeDigitalOcean', { timeout: 10_000 }, () => {
       ['GET', `/v2/reserved_ips/${IP}?verbose=1`, undefined],
       ['PUT', `/v2/reserved_ips/${IP}`, undefined],
       ['GET', '/v2/droplets/101', undefined],
+      ['POST', '/v2/reserved_ipv6/2001:db8::7/actions', { type: 'assign' }],
+      ['POST', '/v2/reserved_ipv6/2001:db8::7/actions', { type: 'assign', droplet_id: 'x' }],
+      ['GET', '/v2/reserved_ipv6/2001:db8::7/actions/5', undefined],
     ];
     for (const [method, path, body, headers] of bad) {
       const before = fake.violations.length;

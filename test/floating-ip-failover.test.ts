@@ -12,6 +12,8 @@ import { assertNoViolations, startValidatedFake } from './support/fake-do.ts';
 const IP = '203.0.113.10';
 const TOKEN = 'test-token-for-the-fake';
 const LIVENESS_MS = 15_000;
+/** Booting the processes (and their worker threads) is not the protocol's time: ProcessCluster allows 30 s. */
+const BOOT_MS = 30_000;
 const dropletOf = (id: number) => 100 + id;
 
 describe('floating IP follows the leader (real processes, fake DigitalOcean)', () => {
@@ -51,7 +53,7 @@ describe('floating IP follows the leader (real processes, fake DigitalOcean)', (
   });
 
   it('assigns the IP to the first leader, then to the next one after a SIGKILL', async () => {
-    const assigned = cluster.waitFor((e) => e.event === 'assigned' && e.id === 1, LIVENESS_MS);
+    const assigned = cluster.waitFor((e) => e.event === 'assigned' && e.id === 1, BOOT_MS + LIVENESS_MS);
     await cluster.start();
     await assigned;
     assert.equal(fake.holder(IP), dropletOf(1));
@@ -81,7 +83,7 @@ describe('floating IP follows the leader (real processes, fake DigitalOcean)', (
   });
 
   it('moves the IP back when the restarted lowest ID takes over, and only the leader ever assigns', async () => {
-    const back = cluster.waitFor((e) => e.event === 'assigned' && e.id === 1, LIVENESS_MS);
+    const back = cluster.waitFor((e) => e.event === 'assigned' && e.id === 1, BOOT_MS + LIVENESS_MS);
     await cluster.spawn(1);
     await back;
     assert.equal(fake.holder(IP), dropletOf(1));

@@ -3,6 +3,7 @@
  * milliseconds of the node's own monotonic clock.
  * @module
  */
+import type { BroadcastLimits } from './broadcast.ts';
 
 /** What the core needs to know; the adapter validates user options before building this. */
 export interface CoreConfig {
@@ -20,6 +21,8 @@ export interface CoreConfig {
   readonly maxDriftRate: number;
   /** Random per process start: lets peers tell a restart from a reconnect. */
   readonly incarnation: number;
+  /** Bounds of the append/commit broadcast. Default: `BROADCAST_DEFAULTS` (src/core/broadcast.ts). */
+  readonly broadcast?: BroadcastLimits | undefined;
 }
 
 /** Timing derived from {@link CoreConfig}; see docs/protocol.md, "Timing rules". */

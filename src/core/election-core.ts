@@ -1,4 +1,5 @@
 import type { LostLeadershipReason } from '../node/events.ts';
+import { BROADCAST_DEFAULTS, Broadcast, type BroadcastEvent, type BroadcastStatus } from './broadcast.ts';
 import { MAX_TERM } from './codec.ts';
 import { type CoreConfig, deriveTiming, type Timing } from './config.ts';
 import type { Heartbeat, Message, Release, VoteReply, VoteRequest } from './messages.ts';
@@ -25,7 +26,9 @@ export type CoreEvent =
        */
       readonly lapsedAt?: number;
     }
-  | { readonly type: 'leader'; readonly leaderId: number | null; readonly term: number };
+  | { readonly type: 'leader'; readonly leaderId: number | null; readonly term: number }
+  /** Broadcast (append/commit) outcomes and deliveries; see src/core/broadcast.ts. */
+  | BroadcastEvent;
 
 export interface Outgoing {
   readonly to: number;
@@ -79,6 +82,8 @@ export interface CoreStatus {
   /** Whom this node's own vote-lease is granted to, and for how much longer. */
   vote: { holder: number; term: number; remainingMs: number } | null;
   peers: PeerStatus[];
+  /** The broadcast's counters: entries in flight (leader), the fence term, the last entry delivered. */
+  broadcast: BroadcastStatus;
 }
 
 export interface PeerStatus {
@@ -106,6 +111,8 @@ export class ElectionCore {
   private readonly timing: Timing;
   private readonly voter: Voter;
   private readonly peers: PeerView;
+  /** Leader-serialized broadcast (append/confirm/commit); idle, and free, until used. */
+  private readonly appends: Broadcast;
 
   private role: Role = 'follower';
   private started = false;
@@ -147,6 +154,11 @@ export class ElectionCore {
     this.peers = new PeerView(config.peerTimeoutMs);
     this.knownTerm = persisted?.highestTerm ?? 0;
     this.lastLeaderTerm = 0;
+    this.appends = new Broadcast(this.timing.majority, config.broadcast ?? BROADCAST_DEFAULTS, {
+      send: (to, message) => this.messagesOut.push({ to, message }),
+      sendAll: (message) => this.broadcast(message),
+      emit: (event) => this.eventsOut.push(event),
+    });
   }
 
   /**
@@ -174,6 +186,7 @@ export class ElectionCore {
       peer.connected = true;
       // Tell the newcomer at once who we are and what we can do, rather than at the next heartbeat.
       this.messagesOut.push({ to: peerId, message: this.heartbeat(now, false) });
+      this.appends.peerConnected(peerId, this.leadingTerm(now));
     }
     return this.finish(now);
   }
@@ -236,8 +249,33 @@ export class ElectionCore {
         case 'release':
           this.onRelease(from, message);
           break;
+        case 'append':
+          this.appends.onAppend(from, message);
+          break;
+        case 'append-ack':
+          this.appends.onAck(from, message, this.leadingTerm(now));
+          break;
+        case 'commit':
+          this.appends.onCommit(from, message);
+          break;
       }
     }
+    return this.finish(now);
+  }
+
+  /**
+   * The application asks to broadcast `data` (leader only). Answered by an `append-accepted` event carrying
+   * `requestId` and the entry's `(term, index)`, or `append-refused`; later `committed` or `append-failed`.
+   */
+  append(requestId: number, data: Uint8Array, now: number): Effects {
+    if (this.active()) this.appends.append(requestId, data, this.leadingTerm(now));
+    else this.appends.append(requestId, data, null);
+    return this.finish(now);
+  }
+
+  /** The application stored the delivered entry `(term, index)`: confirm it to the leader. */
+  confirmAppend(term: number, index: number, now: number): Effects {
+    if (this.active()) this.appends.confirm(term, index);
     return this.finish(now);
   }
 
@@ -320,6 +358,7 @@ export class ElectionCore {
         lastHeardMsAgo: peer.lastHeardAt === null ? null : Math.max(0, now - peer.lastHeardAt),
         sees: [...(peer.heartbeat?.sees ?? [])],
       })),
+      broadcast: this.appends.status(),
     };
   }
 
@@ -336,6 +375,7 @@ export class ElectionCore {
     }
     peer.incarnation = hb.incarnation;
     peer.heartbeat = hb;
+    if (hb.leaderTerm > 0) this.appends.learnLeaderTerm(hb.leaderTerm);
     peer.leaving = hb.leaving;
     this.learnTerm(Math.max(hb.term, hb.leaderTerm));
     if (hb.leaving) {
@@ -496,6 +536,7 @@ export class ElectionCore {
     const term = this.candidacy?.term ?? this.lastLeaderTerm;
     const lapsedAt = this.leaseExpiry < now ? this.leaseExpiry : undefined;
     this.abandon(now, false);
+    this.appends.leadershipEnded();
     this.eventsOut.push(
       lapsedAt === undefined ? { type: 'lost', term, reason } : { type: 'lost', term, reason, lapsedAt },
     );
@@ -612,6 +653,11 @@ export class ElectionCore {
       now >= this.cooldownUntil &&
       1 + this.peers.aliveIds(now).length >= this.timing.majority
     );
+  }
+
+  /** This node's leadership term if it leads at `now` (lease checked at this very moment), else null. */
+  private leadingTerm(now: number): number | null {
+    return this.isLeaderAt(now) ? this.lastLeaderTerm : null;
   }
 
   private learnTerm(term: number): void {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { CoreStatus } from '../core/election-core.ts';
 import { AbortError, ConfigError, EngineError, StateError } from '../errors.ts';
+import type { LeadershipSource, LeadershipStatus } from '../leadership/leadership-source.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
 import type { Endpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
@@ -14,14 +15,14 @@ import {
   type Envelope,
   type Handlers,
 } from './engine-protocol.ts';
-import type { ElectionNodeEvents } from './events.ts';
+import type { ElectionNodeEvents, LostLeadershipReason } from './events.ts';
 import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { SharedView } from './shared-view.ts';
 
 const log = logger('node');
 
 /** A plain, JSON-serialisable snapshot returned by {@link ElectionNode.status}. */
-export interface ElectionNodeStatus extends CoreStatus {
+export interface ElectionNodeStatus extends CoreStatus, LeadershipStatus {
   /** `'new'` until `start()` resolves, `'running'`, then `'stopped'` (after `stop()`, or when the engine failed). */
   state: 'new' | 'running' | 'stopped';
   /** Where the election runs (the `thread` option). */
@@ -77,7 +78,7 @@ export function engineWorkerOf(node: ElectionNode): import('node:worker_threads'
  * (informational; the node keeps running; eventemitter3 does not throw when nobody listens to `error`), a state
  * file that cannot be written, and the failure of the election's worker thread (the node is then stopped).
  */
-export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
+export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
   readonly #options: ResolvedOptions;
   readonly #peers: Endpoint[];
   readonly #view = new SharedView();
@@ -87,6 +88,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
   #transitions = 0;
   /** The term of the `gainedLeadership` delivered here and not yet ended; null when not leading. */
   #leading: number | null = null;
+  /** Aborted when the leadership in `#leading` ends (the `signal` of its `gainedLeadership`). */
+  #leadership: AbortController | undefined;
   /** The leader last reported through `leaderChange`. */
   #reportedLeader: number | null = null;
   #failed = false;
@@ -110,13 +113,15 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       if (this.#leading !== null || this.#failed) return;
       this.#leading = term;
       this.#transitions++;
-      this.#emitSafely('gainedLeadership', { term });
+      this.#leadership = new AbortController();
+      this.#emitSafely('gainedLeadership', { term, signal: this.#leadership.signal });
     },
     lost: ({ term, reason, endedAt }) => {
       // Only a leadership this node announced ends here: events come in pairs.
       if (this.#leading === null) return;
       this.#leading = null;
       this.#transitions++;
+      this.#endLeadership(reason);
       this.#emitSafely('lostLeadership', { term, reason, endedMsAgo: Math.max(0, monotonicMs() - endedAt) });
     },
     leader: ({ leaderId, term }) => {
@@ -266,6 +271,15 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       leaseRemainingMs: 0,
       vote: null,
       peers: [],
+      broadcast: {
+        inFlight: 0,
+        inFlightBytes: 0,
+        committedIndex: 0,
+        fenceTerm: 0,
+        lastDelivered: null,
+        refusedStale: 0,
+        gaps: 0,
+      },
     };
     const state =
       this.#state === 'new' || this.#state === 'starting' ? 'new' : this.#state === 'running' ? 'running' : 'stopped';
@@ -348,6 +362,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
     // ends here, so events stay paired.
     if (term !== null) {
       this.#transitions++;
+      this.#endLeadership('failed');
       this.#emitSafely('lostLeadership', { term, reason: 'failed', endedMsAgo: 0 });
     }
     // Starting: start() rejects with the error. Stopping: stop() goes on and frees the thread.
@@ -361,6 +376,13 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> {
       this.#emitSafely('leaderChange', null, { term: this.term });
     }
     this.#emitSafely('error', error);
+  }
+
+  /** Aborts the ended leadership's signal (an abort listener that throws is reported by Node, not thrown here). */
+  #endLeadership(reason: LostLeadershipReason): void {
+    const controller = this.#leadership;
+    this.#leadership = undefined;
+    controller?.abort(new AbortError(`leadership ended: ${reason}`));
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { LeaderIpError } from '../errors.ts';
+import type { LeadershipEvents } from '../leadership/leadership-source.ts';
 
 /** Why a node stopped being leader. */
 export type LostLeadershipReason =
@@ -24,6 +24,13 @@ export type LostLeadershipReason =
 export interface GainedLeadershipInfo {
   /** Fencing token: strictly greater than the term of every earlier leadership. Pass it to external actions. */
   term: number;
+  /**
+   * Aborts when this leadership ends, just before the matching `lostLeadership` is emitted (its reason is an
+   * `AbortError`). Pass it to leader-only work (`fetch`, timers, streams) so that work stops with the leadership.
+   * Checking `isLeader` at the moment of acting is exact; the signal may fire later than
+   * that, when the process was paused past the end of the leadership.
+   */
+  signal: AbortSignal;
 }
 
 /** Payload of `lostLeadership`. */
@@ -47,13 +54,7 @@ export interface LeaderChangeInfo {
 }
 
 /**
- * Events of {@link ElectionNode}. `error` carries connection-level problems (refused handshakes, bad frames):
- * informational, the node keeps running. eventemitter3 does not throw when nobody listens to `error`.
+ * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend. `error` carries connection-level
+ * problems (refused handshakes, bad frames): informational, the node keeps running.
  */
-export interface ElectionNodeEvents {
-  gainedLeadership: (info: GainedLeadershipInfo) => void;
-  lostLeadership: (info: LostLeadershipInfo) => void;
-  /** The leader as this node sees it changed: a node ID, or `null` while there is none. */
-  leaderChange: (leaderId: number | null, info: LeaderChangeInfo) => void;
-  error: (error: LeaderIpError) => void;
-}
+export type ElectionNodeEvents = LeadershipEvents;

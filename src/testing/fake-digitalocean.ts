@@ -6,7 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 
 /** A droplet the fake knows. */
 export interface FakeDroplet {
@@ -16,8 +16,9 @@ export interface FakeDroplet {
   name?: string | undefined;
 }
 
-/** A reserved IP the fake knows. */
+/** A reserved IP the fake knows: an IPv4 (served under `/v2/reserved_ips` and `/v2/floating_ips`) or an IPv6 (under `/v2/reserved_ipv6`). */
 export interface FakeReservedIp {
+  /** The address; an IPv6 may be written in any form (the fake keys it by its canonical, compressed form). */
   ip: string;
   region: string;
   /** Initial holder. Default: unassigned. */
@@ -112,6 +113,7 @@ export interface FakeAction {
 
 interface IpRecord {
   ip: string;
+  family: 4 | 6;
   region: string;
   dropletId: number | null;
   actionsNotFound: boolean;
@@ -131,8 +133,9 @@ interface Armed {
   left: number;
 }
 
-const IP_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)$/;
-const ACTIONS_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)\/actions$/;
+const IP_PATH = /^\/v2\/(reserved_ips|floating_ips|reserved_ipv6)\/([^/]+)$/;
+// Reserved IPv6 has no per-IP action path: its actions are read back through /v2/actions/{id}.
+const ACTIONS_PATH = /^\/v2\/(reserved_ips|floating_ips|reserved_ipv6)\/([^/]+)\/actions$/;
 const ACTION_PATH = /^\/v2\/(reserved_ips|floating_ips)\/([^/]+)\/actions\/([^/]+)$/;
 const GLOBAL_ACTION_PATH = /^\/v2\/actions\/([^/]+)$/;
 
@@ -183,8 +186,12 @@ export class FakeDigitalOcean {
     ];
     for (const droplet of droplets) this.#droplets.set(droplet.id, droplet);
     for (const ip of options.reservedIps ?? [{ ip: '203.0.113.10', region: 'nyc3' }]) {
-      this.#ips.set(ip.ip, {
-        ip: ip.ip,
+      const family = isIP(ip.ip);
+      if (family !== 4 && family !== 6) throw new Error(`not an IP address: ${ip.ip}`);
+      const canonical = canonicalIp(ip.ip);
+      this.#ips.set(canonical, {
+        ip: canonical,
+        family,
         region: ip.region,
         dropletId: ip.dropletId ?? null,
         actionsNotFound: ip.actionsNotFound ?? false,
@@ -284,7 +291,7 @@ export class FakeDigitalOcean {
   }
 
   #ip(ip: string): IpRecord {
-    const record = this.#ips.get(ip);
+    const record = this.#lookup(ip);
     if (record === undefined) throw new Error(`unknown reserved IP ${ip}`);
     return record;
   }
@@ -435,20 +442,20 @@ export class FakeDigitalOcean {
     ];
     const ipMatch = IP_PATH.exec(pathname);
     if (method === 'GET' && ipMatch !== null) {
-      const record = this.#ips.get(decodeURIComponent(ipMatch[2]!));
+      const record = this.#find(ipMatch[1]!, ipMatch[2]!);
       if (record === undefined) return notFound();
       return [200, { [singular(ipMatch[1]!)]: this.#ipJson(record) }];
     }
     const actionsMatch = ACTIONS_PATH.exec(pathname);
     if (method === 'POST' && actionsMatch !== null) {
       const kind = actionsMatch[1]!;
-      const record = this.#ips.get(decodeURIComponent(actionsMatch[2]!));
+      const record = this.#find(kind, actionsMatch[2]!);
       if (record === undefined) return notFound();
       return this.#postAction(record, kind, body);
     }
     const actionMatch = ACTION_PATH.exec(pathname);
     if (method === 'GET' && actionMatch !== null) {
-      const record = this.#ips.get(decodeURIComponent(actionMatch[2]!));
+      const record = this.#find(actionMatch[1]!, actionMatch[2]!);
       const action = this.#actions.get(Number(actionMatch[3]));
       if (record === undefined || record.actionsNotFound || action === undefined || action.ip !== record.ip) {
         return notFound();
@@ -459,7 +466,8 @@ export class FakeDigitalOcean {
     if (method === 'GET' && globalMatch !== null) {
       const action = this.#actions.get(Number(globalMatch[1]));
       if (action === undefined) return notFound();
-      return [200, { action: this.#actionJson(action, 'reserved_ips') }];
+      const family = this.#ips.get(action.ip)?.family;
+      return [200, { action: this.#actionJson(action, family === 6 ? 'reserved_ipv6' : 'reserved_ips') }];
     }
     return notFound();
   }
@@ -558,8 +566,33 @@ export class FakeDigitalOcean {
     return this.#error('server_error', 'Server was unable to give you a response.');
   }
 
+  // An IP by the address in a request path, under the paths of its family only.
+  #find(kind: string, encoded: string): IpRecord | undefined {
+    let address: string;
+    try {
+      address = decodeURIComponent(encoded);
+    } catch {
+      return undefined;
+    }
+    const record = this.#lookup(address);
+    return record !== undefined && (record.family === 6) === (kind === 'reserved_ipv6') ? record : undefined;
+  }
+
+  #lookup(address: string): IpRecord | undefined {
+    return isIP(address) === 0 ? undefined : this.#ips.get(canonicalIp(address));
+  }
+
   #ipJson(record: IpRecord): Record<string, unknown> {
     const droplet = record.dropletId === null ? undefined : this.#droplets.get(record.dropletId);
+    if (record.family === 6) {
+      // The reserved IPv6 object: no `locked` flag and a bare `region_slug`, as the API description has it.
+      return {
+        ip: record.ip,
+        region_slug: record.region,
+        reserved_at: '2024-11-20T11:08:30Z',
+        droplet: droplet === undefined ? null : dropletJson(droplet, this.#dropletLocked(droplet.id)),
+      };
+    }
     return {
       ip: record.ip,
       region: regionJson(record.region),
@@ -598,10 +631,18 @@ function matches(fault: FakeFault, method: string, pathname: string): boolean {
 }
 
 function singular(kind: string): string {
+  if (kind === 'reserved_ipv6') return 'reserved_ipv6';
   return kind === 'floating_ips' ? 'floating_ip' : 'reserved_ip';
 }
 
+// The canonical text of an address: IPv6 compressed and lower-case (what the WHATWG URL parser prints).
+function canonicalIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+}
+
+// The description wants an integer resource ID: an IPv4 as a number, an IPv6 by its last 32 bits.
 function ipToInt(ip: string): number {
+  if (ip.includes(':')) return Number.parseInt(ip.split(':').at(-1) || '0', 16) || 1;
   return ip.split('.').reduce((n, part) => n * 256 + (Number(part) || 0), 0);
 }
 

@@ -115,10 +115,34 @@ export class CoreCluster {
     return this.now - start;
   }
 
+  /** Runs one input (an append, a confirm) on node `id` now, and applies its effects. */
+  drive(id: number, input: (core: ElectionCore, now: number) => Effects): void {
+    const core = this.cores.get(id);
+    if (core) this.apply(id, input(core, this.now));
+  }
+
+  /** Reconnects `a` and `b` (after a crash-free link loss): both cores hear the link go down and come up. */
+  relink(a: number, b: number): void {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      this.drive(x, (core, now) => core.peerDisconnected(y, now));
+    }
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      this.drive(x, (core, now) => core.peerConnected(y, now));
+    }
+  }
+
   leaders(): number[] {
     return [...this.cores].filter(([, core]) => core.isLeaderAt(this.now)).map(([id]) => id);
   }
 
+  eventsOf(id: number): CoreEvent[];
+  eventsOf<T extends CoreEvent['type']>(id: number, type: T): Extract<CoreEvent, { type: T }>[];
   eventsOf(id: number, type?: CoreEvent['type']): CoreEvent[] {
     return this.events.filter((e) => e.id === id && (type === undefined || e.event.type === type)).map((e) => e.event);
   }

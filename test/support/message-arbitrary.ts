@@ -44,5 +44,17 @@ export function messageArbitrary(domains: {
       plain,
     ),
     fc.record({ type: fc.constant('release' as const), incarnation: uint, seq: uint }, plain),
+    fc.record(
+      {
+        type: fc.constant('append' as const),
+        term,
+        index: uint.map((n) => Math.max(1, n)),
+        catchUp: fc.boolean(),
+        data: fc.uint8Array({ maxLength: 64 }),
+      },
+      plain,
+    ),
+    fc.record({ type: fc.constant('append-ack' as const), term, confirmed: uint, missing: uint }, plain),
+    fc.record({ type: fc.constant('commit' as const), term, index: uint.map((n) => Math.max(1, n)) }, plain),
   );
 }

@@ -31,7 +31,10 @@ export interface DigitalOceanRetryOptions {
 export interface DigitalOceanAssignerOptions {
   /** API token with `reserved_ip:read`, `reserved_ip:update` and `droplet:read` scopes. Sent only as a header. */
   token: string;
-  /** The reserved IPv4 address, e.g. `'203.0.113.7'`. */
+  /**
+   * The reserved IP: an IPv4 (`'203.0.113.7'`, under `/v2/reserved_ips`) or an IPv6 (`'2001:db8::7'`, under
+   * `/v2/reserved_ipv6`). The address family chooses the API.
+   */
   ip: string;
   /** This machine's droplet ID. Default: read once from the metadata service. */
   dropletId?: number | undefined;
@@ -39,8 +42,11 @@ export interface DigitalOceanAssignerOptions {
   baseUrl?: string | undefined;
   /** Metadata service base URL. Default `http://169.254.169.254`. */
   metadataUrl?: string | undefined;
-  /** API flavour: `reserved_ips` (default) or the legacy, equivalent `floating_ips`. */
-  endpoint?: 'reserved_ips' | 'floating_ips' | undefined;
+  /**
+   * API flavour. Default: `reserved_ips` for an IPv4, `reserved_ipv6` for an IPv6. An IPv4 may also use the legacy,
+   * equivalent `floating_ips`; an IPv6 only has `reserved_ipv6`.
+   */
+  endpoint?: DigitalOceanEndpoint | undefined;
   /** Timeout of one HTTP request in ms. Default 10000. */
   requestTimeoutMs?: number | undefined;
   /** Overall deadline of one `assign()` call in ms, waits included. Default 60000. */
@@ -59,6 +65,9 @@ export interface DigitalOceanAssignerOptions {
   /** A `fetch` implementation (proxies, instrumentation, tests). Default: the global `fetch`. */
   fetch?: typeof globalThis.fetch | undefined;
 }
+
+/** The API paths an assigner speaks: `/v2/reserved_ips`, `/v2/floating_ips` (legacy, IPv4) or `/v2/reserved_ipv6`. */
+export type DigitalOceanEndpoint = 'reserved_ips' | 'floating_ips' | 'reserved_ipv6';
 
 const KNOWN_KEYS = [
   'token',
@@ -88,8 +97,12 @@ interface IpState {
  *
  * `assign()` reads the IP first and returns without any action when it is already here. Otherwise it posts an
  * `assign` action, polls it until `completed` and confirms by reading the IP again: three requests plus one per
- * poll (about 6 for a 3 s action with the default poll schedule). While the IP is locked by an earlier action (or the post answers 422 "pending event") it polls the IP
- * until unlocked and starts over. A 422 for another reason (e.g. the droplet is in another region), 401, 403
+ * poll (about 6 for a 3 s action with the default poll schedule). While the IP is locked by an earlier action (or
+ * the post answers 422 "pending event") it polls the IP until unlocked and starts over.
+ *
+ * The address family chooses the API: an IPv4 uses `/v2/reserved_ips` (or the legacy `/v2/floating_ips`), an IPv6
+ * `/v2/reserved_ipv6`, whose actions are polled through `/v2/actions/{id}` and whose IP object has no `locked`
+ * flag (a 422 "pending event" is then the only sign of a foreign action; repeated ones are met with growing waits). A 422 for another reason (e.g. the droplet is in another region), 401, 403
  * and 404 fail at once. 429 waits as the response asks; 5xx and network errors back off and retry.
  *
  * Fencing: every `assign({ term })` is checked against the highest term this instance has been given. A lower
@@ -98,9 +111,12 @@ interface IpState {
  * reconciliation corrects the IP if a late action moved it.
  */
 export class DigitalOceanAssigner implements FloatingIpAssigner {
-  /** The reserved IP this assigner moves. */
+  /** The reserved IP this assigner moves (an IPv6 in its canonical, compressed form). */
   readonly ip: string;
-  readonly endpoint: 'reserved_ips' | 'floating_ips';
+  /** The address family of {@link ip}: it chose {@link endpoint}. */
+  readonly family: 4 | 6;
+  /** The API paths in use. */
+  readonly endpoint: DigitalOceanEndpoint;
   readonly #client: DigitalOceanClient;
   readonly #fence = new TermFence();
   readonly #assignTimeoutMs: number;
@@ -118,15 +134,11 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     checkKnownKeys(o, KNOWN_KEYS);
     const token = checkString(o.token, 'token', 4096);
     if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('token', 'must be printable ASCII without spaces');
-    this.ip = checkIpv4(o.ip, 'ip');
+    [this.ip, this.family] = checkIp(o.ip, 'ip');
     this.#dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
     const baseUrl = checkUrl(o.baseUrl ?? 'https://api.digitalocean.com', 'baseUrl');
     this.#metadataUrl = checkUrl(o.metadataUrl ?? DEFAULT_METADATA_URL, 'metadataUrl');
-    const endpoint = o.endpoint ?? 'reserved_ips';
-    if (endpoint !== 'reserved_ips' && endpoint !== 'floating_ips') {
-      throw new ConfigError('endpoint', "expected 'reserved_ips' or 'floating_ips'");
-    }
-    this.endpoint = endpoint;
+    this.endpoint = checkEndpoint(o.endpoint, this.family);
     const requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
     this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 60_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
     this.#pollIntervalMs = checkInt(o.pollIntervalMs ?? 500, 'pollIntervalMs', 1, MAX_TIMER_MS);
@@ -209,6 +221,9 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     log('assign %s to droplet %d (term %s)', this.ip, me, term);
     let state = await this.#read(ctx);
     let postFailures = 0;
+    // Consecutive "pending event" answers wait longer each time: a reserved IPv6 shows no `locked` flag to poll,
+    // so without this a long foreign action would be met by a POST every poll interval.
+    let pendingDelay = this.#pollIntervalMs;
     for (;;) {
       if (state.locked) {
         state = await this.#waitUnlocked(ctx);
@@ -242,7 +257,8 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
       }
       if (isPendingEvent(response)) {
         log('pending event on %s; waiting (term %s)', this.ip, term);
-        state = await this.#waitUnlocked(ctx);
+        state = await this.#waitUnlocked(ctx, pendingDelay);
+        pendingDelay = Math.min(pendingDelay * 1.5, this.#maxPollIntervalMs);
         continue;
       }
       const failure = apiError(response, 'POST', this.#actionsPath());
@@ -254,7 +270,8 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
 
   // Polls the action until it ends, then returns the IP's (unlocked) state if it is here; throws otherwise.
   async #followAction(actionId: number, me: number, ctx: CallContext): Promise<IpState> {
-    const path = `${this.#actionsPath()}/${actionId}`;
+    // Reserved IPv6 has no per-IP action path; the global one serves every action.
+    const path = this.family === 6 ? `/v2/actions/${actionId}` : `${this.#actionsPath()}/${actionId}`;
     let delay = this.#pollIntervalMs;
     for (;;) {
       await this.#pauseFor(delay, ctx);
@@ -285,8 +302,8 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
   }
 
   // Polls the IP until no action holds it. Every caller has just learnt it is busy, so it waits before each read.
-  async #waitUnlocked(ctx: CallContext): Promise<IpState> {
-    let delay = this.#pollIntervalMs;
+  async #waitUnlocked(ctx: CallContext, firstDelay = this.#pollIntervalMs): Promise<IpState> {
+    let delay = firstDelay;
     for (;;) {
       await this.#pauseFor(delay, ctx);
       delay = Math.min(delay * 1.5, this.#maxPollIntervalMs);
@@ -307,7 +324,9 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     const path = `/v2/${this.endpoint}/${this.ip}`;
     const response = await this.#client.request('GET', path, ctx);
     if (response.status !== 200) throw apiError(response, 'GET', path);
-    const key = this.endpoint === 'reserved_ips' ? 'reserved_ip' : 'floating_ip';
+    const key = { reserved_ips: 'reserved_ip', floating_ips: 'floating_ip', reserved_ipv6: 'reserved_ipv6' }[
+      this.endpoint
+    ];
     const record = (response.body as Record<string, unknown> | undefined)?.[key] as
       | { droplet?: { id?: unknown } | null; locked?: unknown }
       | undefined;
@@ -335,8 +354,32 @@ function readActionStatus(body: unknown): unknown {
   return (body as { action?: { status?: unknown } } | undefined)?.action?.status;
 }
 
-function checkIpv4(value: unknown, field: string): string {
-  if (typeof value !== 'string' || isIP(value) !== 4) throw new ConfigError(field, 'expected an IPv4 address');
+function checkIp(value: unknown, field: string): [string, 4 | 6] {
+  const family = typeof value === 'string' ? isIP(value) : 0;
+  if (family === 4) return [value as string, 4];
+  if (family !== 6) throw new ConfigError(field, 'expected an IPv4 or IPv6 address');
+  // A zone index (`fe80::1%eth0`) is no public address; the URL parser refuses it, and prints the canonical form.
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${value as string}]/`).hostname.slice(1, -1);
+  } catch {
+    throw new ConfigError(field, 'expected an IPv6 address without a zone index');
+  }
+  return [canonical, 6];
+}
+
+function checkEndpoint(value: unknown, family: 4 | 6): DigitalOceanEndpoint {
+  if (family === 6) {
+    if (value !== undefined && value !== 'reserved_ipv6') {
+      throw new ConfigError('endpoint', "an IPv6 address is only served by 'reserved_ipv6'");
+    }
+    return 'reserved_ipv6';
+  }
+  if (value === undefined) return 'reserved_ips';
+  if (value === 'reserved_ipv6') throw new ConfigError('endpoint', "'reserved_ipv6' serves IPv6 addresses only");
+  if (value !== 'reserved_ips' && value !== 'floating_ips') {
+    throw new ConfigError('endpoint', "expected 'reserved_ips', 'floating_ips' or 'reserved_ipv6'");
+  }
   return value;
 }
 
