@@ -18,7 +18,12 @@ import { type Child, delay, freePort, REPO_ROOT, spawnProcess } from './lib/proc
 import type { OverheadRow } from './lib/types.ts';
 
 export interface IdleConfig {
-  thread: 'worker' | 'main';
+  /**
+   * `raw` is not leader-ip: a minimal full mesh of plain Node TCP sockets, each process writing one 60-byte message
+   * to every peer per heartbeat interval from one timer. It is the floor of any design that sends one frame per
+   * peer per interval from Node on this machine, and shows how much of a node's cost is leader-ip's own.
+   */
+  thread: 'worker' | 'main' | 'raw';
   nodes: number;
   heartbeatMs: number;
   leaseMs: number;
@@ -27,7 +32,7 @@ export interface IdleConfig {
 }
 
 /** The configurations measured, with their goals (issue 14). */
-export const IDLE_CONFIGS: readonly IdleConfig[] = (['worker', 'main'] as const).flatMap((thread) => [
+export const IDLE_CONFIGS: readonly IdleConfig[] = (['worker', 'main', 'raw'] as const).flatMap((thread) => [
   { thread, nodes: 3, heartbeatMs: 100, leaseMs: 1000, goalPercent: 0.15 },
   { thread, nodes: 3, heartbeatMs: 25, leaseMs: 250, goalPercent: 0.5 },
   { thread, nodes: 15, heartbeatMs: 100, leaseMs: 1000, goalPercent: 0.6 },
@@ -54,7 +59,25 @@ const CHILD = `
 const emit = (event, extra) => process.stdout.write(JSON.stringify({ ...extra, event, t: 0 }) + '\\n');
 let node;
 let leader = null;
-if (process.argv.length > 1) {
+if (process.argv[3] === 'raw') {
+  const net = await import('node:net');
+  const [id, ports, hb] = [Number(process.argv[1]), process.argv[2].split(',').map(Number), Number(process.argv[4])];
+  const sockets = [];
+  const message = Buffer.alloc(60, id);
+  let bytesOut = 0;
+  const keep = (socket) => { socket.setNoDelay(true); socket.on('data', () => {}); socket.on('error', () => {}); sockets.push(socket); };
+  const server = net.createServer(keep);
+  await new Promise((resolve) => server.listen(ports[id - 1], '127.0.0.1', resolve));
+  const dial = (port) => new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { keep(socket); resolve(); });
+    socket.once('error', () => setTimeout(() => dial(port).then(resolve), 50));
+  });
+  await Promise.all(ports.slice(id).map(dial));
+  setInterval(() => { for (const socket of sockets) { socket.write(message); bytesOut += message.length; } }, hb);
+  node = { status: () => ({ transport: { bytesOut, framesOut: bytesOut / message.length } }) };
+  emit('ready', {});
+} else if (process.argv.length > 1) {
   const { ElectionNode } = await import(process.env.LEADER_IP_DIST);
   const [id, ports, thread, hb, lease] = [Number(process.argv[1]), process.argv[2].split(',').map(Number),
     process.argv[3], Number(process.argv[4]), Number(process.argv[5])];
@@ -215,6 +238,17 @@ export function describeConfig(c: IdleConfig): string {
 export function idleRows(results: readonly IdleResult[]): OverheadRow[] {
   return results.map((r) => {
     const net = r.cpuPercent - r.barePercent;
+    if (r.thread === 'raw') {
+      return {
+        system: 'plain Node TCP mesh (floor)',
+        config: `one 60-byte write per peer per ${r.heartbeatMs} ms`,
+        nodes: r.nodes,
+        cpuPercent: net,
+        bytesPerSec: r.bytesPerSec,
+        rssMiB: r.rssMiB,
+        note: `not leader-ip: the cost of any one-frame-per-peer-per-interval design in Node here; bare ${r.barePercent.toFixed(3)} %`,
+      };
+    }
     const verdict = net <= r.goalPercent ? 'goal met' : `goal missed by ${(net - r.goalPercent).toFixed(2)} points`;
     return {
       system: 'leader-ip',
