@@ -47,7 +47,12 @@ const READ = `GET /v2/reserved-ips/${RIP} 200`;
 
 describe('VultrAssigner', { timeout: 20_000 }, () => {
   it('assigns: lists once for the ID, reads, attaches (204), confirms by reading until it shows', async (t) => {
-    const { fake, make } = await setup(t, { attachDurationMs: 60 });
+    const { fake, make } = await setup(t, { attachDurationMs: 60_000 });
+    // The attach becomes visible only once a read after the 204 has seen it missing.
+    void fake
+      .waitForRequest((r) => r.path.endsWith('/attach'))
+      .then((post) => fake.waitForRequest((r) => r.seq > post.seq))
+      .then(() => fake.finishBackgroundWork());
     await make().assign({ term: 1 });
     assert.equal(fake.holder(IP), ME);
     const log = fake.requests.map(line);
@@ -56,13 +61,24 @@ describe('VultrAssigner', { timeout: 20_000 }, () => {
     assert.equal(log[2], `POST /v2/reserved-ips/${RIP}/attach 204`);
     assert.deepEqual(fake.requests[2]!.body, { instance_id: ME });
     assert.ok(log.length >= 5, 'read at least twice after the 204: it is not the end');
+    assert.equal(fake.requests[3]!.outcome, 200);
     assert.ok(log.slice(3).every((l) => l === READ));
     t.diagnostic(`first assign: ${log.length} requests`);
   });
 
   it('fails over from another instance: detach, attach races the background detach (400), waits, retries', async (t) => {
-    const { fake, make } = await setup(t, { detachDurationMs: 80, attachDurationMs: 30 });
+    const { fake, make } = await setup(t, { detachDurationMs: 60_000, attachDurationMs: 60_000 });
     fake.moveIp(IP, OTHER);
+    // Background work ends only once the assigner has met it: the detach after the first attach (400) and a
+    // re-read; the second attach after one confirming read that still shows it missing.
+    const finishAfterNextRequestFollowing = async (attach: number): Promise<void> => {
+      const post = await fake.waitForRequest(
+        (r) => r.path.endsWith('/attach') && fake.requests.filter((q) => q.path.endsWith('/attach')).length === attach,
+      );
+      await fake.waitForRequest((r) => r.seq > post.seq);
+      fake.finishBackgroundWork();
+    };
+    void finishAfterNextRequestFollowing(1).then(() => finishAfterNextRequestFollowing(2));
     const assigner = make({ reservedIpId: RIP });
     const started = performance.now();
     await assigner.assign({ term: 2 });
@@ -74,7 +90,7 @@ describe('VultrAssigner', { timeout: 20_000 }, () => {
     assert.equal(posts[0], 'detach 204');
     assert.ok(posts.includes('attach 400'), posts.join(', '));
     assert.equal(posts.at(-1), 'attach 204');
-    t.diagnostic(`failover with an 80 ms background detach: ${fake.requests.length} requests, ${Math.round(took)} ms`);
+    t.diagnostic(`failover with one detach race: ${fake.requests.length} requests, ${Math.round(took)} ms`);
   });
 
   it('is idempotent: one read when the IP is already here', async (t) => {
@@ -155,7 +171,7 @@ describe('VultrAssigner', { timeout: 20_000 }, () => {
   });
 
   it('honours Retry-After on 429', async (t) => {
-    const { fake, make } = await setup(t, { requestsPerSecond: 2 });
+    const { fake, make } = await setup(t, { requestsPerSecond: 1 });
     await make().assign();
     assert.equal(fake.holder(IP), ME);
     const limited = fake.requests.filter((r) => r.outcome === 429);

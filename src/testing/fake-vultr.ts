@@ -126,6 +126,20 @@ export class FakeVultr extends FakeProviderServer {
     this.#byIp(ip).loseNextAttach = true;
   }
 
+  /**
+   * Ends the background work now, as if its time had elapsed: accepted attaches become visible and detaches finish
+   * (so a test need not race a timer).
+   */
+  finishBackgroundWork(): void {
+    for (const record of this.#ips.values()) {
+      record.detachingUntil = 0;
+      if (record.attaching === undefined) continue;
+      clearTimeout(record.attaching.timer);
+      record.instanceId = record.attaching.instanceId;
+      record.attaching = undefined;
+    }
+  }
+
   /** Whether a detach of this IP is still finishing in the background. */
   isDetaching(ip: string): boolean {
     return this.#byIp(ip).detachingUntil > performance.now();
