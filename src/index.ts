@@ -13,7 +13,6 @@ export {
   bindFloatingIp,
   type FloatingIpBinding,
   type FloatingIpBindingEvents,
-  type LeadershipSource,
   type ReconciledInfo,
 } from './assigners/bind-floating-ip.ts';
 export {
@@ -25,7 +24,7 @@ export {
   sameHolder,
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
-export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
+export type { CannotLeadReason, CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
   AssignerError,
@@ -53,10 +52,25 @@ export {
   resolveHealthOptions,
 } from './health/health-options.ts';
 export {
+  checkSomeoneCanLead,
+  LEADERSHIP_DEFAULTS,
+  LEADERSHIP_KEYS,
+  type LeadershipOptions,
+  type ResolvedLeadershipOptions,
+  resolveLeadershipOptions,
+} from './leadership/leadership-options.ts';
+export type {
+  LeadershipEvents,
+  LeadershipSource,
+  LeadershipStatus,
+} from './leadership/leadership-source.ts';
+export {
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
+  type Leadership,
   type TransportTuning,
+  type WaitForLeadershipOptions,
 } from './node/election-node.ts';
 export type {
   ElectionNodeEvents,

@@ -49,6 +49,13 @@ export {
   type FakeInstanceRole,
 } from './testing/fake-ec2.ts';
 export {
+  FakeHetzner,
+  type FakeHetznerAction,
+  type FakeHetznerFloatingIp,
+  type FakeHetznerOptions,
+} from './testing/fake-hetzner.ts';
+export type { FakeReply, FakeValidationOptions } from './testing/fake-provider.ts';
+export {
   type Intervals,
   type Kill,
   type LeadershipInterval,

@@ -8,11 +8,11 @@ import {
   bindFloatingIp,
   type FloatingIpBinding,
   type FloatingIpBindingEvents,
-  type LeadershipSource,
   type ReconciledInfo,
 } from '../src/assigners/bind-floating-ip.ts';
 import { DigitalOceanActionError, DigitalOceanAssigner } from '../src/digitalocean.ts';
 import { AssignerError, ConfigError, type LeaderIpError } from '../src/errors.ts';
+import type { LeadershipSource, LeadershipStatus } from '../src/leadership/leadership-source.ts';
 import type { ElectionNode } from '../src/node/election-node.ts';
 import type { ElectionNodeEvents, LostLeadershipReason } from '../src/node/events.ts';
 import { MockFloatingIpAssigner, SimulatedFloatingIp } from '../src/testing.ts';
@@ -21,15 +21,27 @@ import { waitFor } from './support/wait.ts';
 
 /** A scripted leadership source: the test decides when it wins and loses. */
 class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
+  readonly id = 1;
   isLeader = false;
   term = 0;
+  leadership: AbortController | undefined;
+  get leaderId(): number | null {
+    return this.isLeader ? this.id : null;
+  }
+  status(): LeadershipStatus {
+    return { id: this.id, state: 'running', isLeader: this.isLeader, leaderId: this.leaderId, term: this.term };
+  }
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
   win(term = this.term + 1): void {
     this.term = term;
     this.isLeader = true;
-    this.emit('gainedLeadership', { term });
+    this.leadership = new AbortController();
+    this.emit('gainedLeadership', { term, signal: this.leadership.signal });
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;
+    this.leadership?.abort();
     this.emit('lostLeadership', { term: this.term, reason, endedMsAgo: 0 });
   }
 }
@@ -112,6 +124,23 @@ describe('bindFloatingIp', { timeout: 10_000 }, () => {
     assert.equal(mock.ip.holder, null, 'the IP must not move for a leadership that has ended');
     assert.deepEqual(log.failed, []);
     assert.deepEqual(log.errors, []);
+  });
+
+  it("stops when the leadership's signal aborts, even if its lostLeadership never arrives", async (t) => {
+    const node = new FakeNode();
+    // A provider call that only ends when aborted.
+    const mock = new MockFloatingIpAssigner({ id: 'a', latencyMs: 600_000 });
+    const binding = bindFloatingIp(node, mock, { reconcileIntervalMs: 0 });
+    t.after(() => binding.unbind());
+    const log = record(binding);
+    node.win(1);
+    await waitFor(() => mock.calls.length === 1, 5000, 'the assign call to start');
+    node.isLeader = false;
+    node.leadership?.abort();
+    await waitFor(() => mock.calls[0]?.outcome !== 'pending', 5000, 'the assign call to end');
+    assert.equal(mock.calls[0]?.outcome, 'aborted');
+    assert.equal(mock.ip.holder, null);
+    assert.deepEqual([log.failed, log.errors], [[], []]);
   });
 
   it('starts at once when bound while already leader', async (t) => {

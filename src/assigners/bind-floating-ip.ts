@@ -5,20 +5,11 @@
 
 import { EventEmitter } from 'eventemitter3';
 import { AbortError, AssignerError, ConfigError, LeaderIpError } from '../errors.ts';
-import type { ElectionNodeEvents, GainedLeadershipInfo, LostLeadershipInfo } from '../node/events.ts';
+import type { LeadershipSource } from '../leadership/leadership-source.ts';
+import type { GainedLeadershipInfo, LostLeadershipInfo } from '../node/events.ts';
 import { checkInt, checkKnownKeys, checkObject } from '../util/validate.ts';
 import { type FloatingIpAssigner, type HolderId, sameHolder } from './floating-ip-assigner.ts';
 import { backoffDelay, sleep } from './timing.ts';
-
-/**
- * What {@link bindFloatingIp} needs of an election node: its leadership events and state. `ElectionNode`
- * satisfies it; so does any eventemitter3 emitter of {@link ElectionNodeEvents} with these two fields.
- */
-export interface LeadershipSource extends Pick<EventEmitter<ElectionNodeEvents>, 'on' | 'off'> {
-  readonly isLeader: boolean;
-  /** The current term; used as the fencing token when bound while already leader. */
-  readonly term: number;
-}
 
 /** Options of {@link bindFloatingIp}. */
 export interface BindFloatingIpOptions {
@@ -92,7 +83,7 @@ const OPTION_KEYS = ['reconcileIntervalMs', 'retryBaseDelayMs', 'retryMaxDelayMs
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * Binds `assigner` to `node`'s leadership: on `gainedLeadership` it assigns the IP (retrying retryable failures
+ * Binds `assigner` to the leadership of `node` (any {@link LeadershipSource}: `ElectionNode`, `EtcdElection`): on `gainedLeadership` it assigns the IP (retrying retryable failures
  * with capped, jittered backoff, passing the term as fencing token); on `lostLeadership` it aborts the in-flight
  * call; while leader it reconciles every `reconcileIntervalMs`. Bound while already leader, it starts at once.
  * Its timers run only while leader: once the node stops (`lostLeadership`, reason `stopped`) or `unbind()` is
@@ -207,15 +198,24 @@ export function bindFloatingIp(
     if (corrected) await assignUntilDone(s);
   };
 
-  const start = (term: number): void => {
+  const start = (term: number, leadership?: AbortSignal): void => {
     if (session?.term === term) return;
     stop();
+    if (leadership?.aborted) return;
     const s: Session = { term, controller: new AbortController(), timer: undefined, running: undefined };
     session = s;
+    // The leadership's own signal ends the session even if its lostLeadership never reaches this binding.
+    leadership?.addEventListener(
+      'abort',
+      () => {
+        if (session === s) stop();
+      },
+      { once: true, signal: s.controller.signal },
+    );
     run(s, () => assignUntilDone(s));
   };
 
-  const onGained = (info: GainedLeadershipInfo): void => start(info.term);
+  const onGained = (info: GainedLeadershipInfo): void => start(info.term, info.signal);
   const onLost = (info: LostLeadershipInfo): void => {
     // A late event about an older leadership must not stop the current one.
     if (session !== undefined && info.term < session.term) return;

@@ -1,4 +1,4 @@
-import type { LeaderIpError } from '../errors.ts';
+import type { LeadershipEvents } from '../leadership/leadership-source.ts';
 
 /** Why a node stopped being leader. */
 export type LostLeadershipReason =
@@ -15,6 +15,11 @@ export type LostLeadershipReason =
    */
   | 'stalled'
   /**
+   * The node's health check failed `fall` times in a row, or `setHealthy(false)` was called: it stepped down at once
+   * and released its votes, so the next healthy node took over within a round trip.
+   */
+  | 'unhealthy'
+  /**
    * The election engine failed (its worker thread threw or exited): the node stopped leading at once, and is
    * stopped. An `error` event carries the cause.
    */
@@ -24,6 +29,13 @@ export type LostLeadershipReason =
 export interface GainedLeadershipInfo {
   /** Fencing token: strictly greater than the term of every earlier leadership. Pass it to external actions. */
   term: number;
+  /**
+   * Aborts when this leadership ends, just before the matching `lostLeadership` is emitted (its reason is an
+   * `AbortError`). Pass it to leader-only work (`fetch`, timers, streams) so that work stops with the leadership.
+   * Checking `isLeader` at the moment of acting is exact; the signal may fire later than
+   * that, when the process was paused past the end of the leadership.
+   */
+  signal: AbortSignal;
 }
 
 /** Payload of `lostLeadership`. */
@@ -47,13 +59,7 @@ export interface LeaderChangeInfo {
 }
 
 /**
- * Events of {@link ElectionNode}. `error` carries connection-level problems (refused handshakes, bad frames):
- * informational, the node keeps running. eventemitter3 does not throw when nobody listens to `error`.
+ * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend. `error` carries connection-level
+ * problems (refused handshakes, bad frames): informational, the node keeps running.
  */
-export interface ElectionNodeEvents {
-  gainedLeadership: (info: GainedLeadershipInfo) => void;
-  lostLeadership: (info: LostLeadershipInfo) => void;
-  /** The leader as this node sees it changed: a node ID, or `null` while there is none. */
-  leaderChange: (leaderId: number | null, info: LeaderChangeInfo) => void;
-  error: (error: LeaderIpError) => void;
-}
+export type ElectionNodeEvents = LeadershipEvents;
