@@ -9,6 +9,7 @@
 export {
   type AssignedInfo,
   type AssignFailedInfo,
+  BIND_FLOATING_IP_DEFAULTS,
   type BindFloatingIpOptions,
   bindFloatingIp,
   type FloatingIpBinding,

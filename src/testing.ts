@@ -37,6 +37,18 @@ export {
   type FakeValidatedRequest,
 } from './testing/fake-digitalocean.ts';
 export {
+  type FakeAwsCredentials,
+  FakeEc2,
+  type FakeEc2Fault,
+  type FakeEc2Options,
+  type FakeEc2RequestRecord,
+  type FakeEc2RequestValidator,
+  type FakeEc2ValidatedRequest,
+  type FakeElasticIp,
+  type FakeInstanceMetadata,
+  type FakeInstanceRole,
+} from './testing/fake-ec2.ts';
+export {
   FakeHetzner,
   type FakeHetznerAction,
   type FakeHetznerFloatingIp,

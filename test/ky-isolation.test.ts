@@ -37,6 +37,23 @@ it('only the provider entries (leader-ip/digitalocean, leader-ip/hetzner, leader
   }
 });
 
+it('only leader-ip/aws loads aws4fetch and fast-xml-parser, and it does not load ky', () => {
+  const aws = packagesReachedFrom('aws.ts');
+  assert.ok(aws.has('aws4fetch') && aws.has('fast-xml-parser'));
+  assert.ok(!aws.has('ky'), 'leader-ip/aws must not import ky');
+  for (const entry of [
+    'index.ts',
+    'testing.ts',
+    'digitalocean.ts',
+    'hetzner.ts',
+    'vultr.ts',
+    'assigners/bind-floating-ip.ts',
+  ]) {
+    const reached = packagesReachedFrom(entry);
+    for (const dep of ['aws4fetch', 'fast-xml-parser']) assert.ok(!reached.has(dep), `${entry} must not import ${dep}`);
+  }
+});
+
 it('leader-ip/testing does not load devDependencies', () => {
   const reached = packagesReachedFrom('testing.ts');
   for (const dev of ['ajv', 'ajv-formats', 'fast-check', 'tsx']) assert.ok(!reached.has(dev), dev);
