@@ -24,7 +24,7 @@ export {
   sameHolder,
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
-export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
+export type { CannotLeadReason, CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
   AssignerError,
@@ -51,6 +51,14 @@ export {
   type ResolvedHealthOptions,
   resolveHealthOptions,
 } from './health/health-options.ts';
+export {
+  checkSomeoneCanLead,
+  LEADERSHIP_DEFAULTS,
+  LEADERSHIP_KEYS,
+  type LeadershipOptions,
+  type ResolvedLeadershipOptions,
+  resolveLeadershipOptions,
+} from './leadership/leadership-options.ts';
 export type {
   LeadershipEvents,
   LeadershipSource,
@@ -60,7 +68,9 @@ export {
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
+  type Leadership,
   type TransportTuning,
+  type WaitForLeadershipOptions,
 } from './node/election-node.ts';
 export type {
   ElectionNodeEvents,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CodecError, decodeMessage, encodeMessage, MAX_TERM } from '../src/core/codec.ts';
+import { CodecError, decodeMessage, encodeMessage, MAX_APPEND_DATA_BYTES, MAX_TERM } from '../src/core/codec.ts';
 import { messageArbitrary } from './support/message-arbitrary.ts';
 
 const uint = fc.nat({ max: Number.MAX_SAFE_INTEGER });
@@ -48,6 +48,29 @@ describe('message codec', () => {
     assert.throws(() => decodeMessage(huge), /term out of range/);
   });
 
+  it('decodes appends into a copy of their data (the frame buffer is reused), at any size up to the bound', () => {
+    const data = new Uint8Array(70_000).map((_, i) => i & 0xff);
+    const frame = encodeMessage({ type: 'append', term: 9, index: 3, catchUp: true, data });
+    const decoded = decodeMessage(frame);
+    assert.deepEqual(decoded, { type: 'append', term: 9, index: 3, catchUp: true, data });
+    frame.fill(0);
+    assert.equal((decoded as { data: Uint8Array }).data[1], 1, 'the decoded data must not alias the frame');
+  });
+
+  it('refuses hostile broadcast messages: index 0, unknown flags, a length past the end or above the bound', () => {
+    // type 5: term 1, index 0, flags 0, length 0
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 0, 0, 0)), /index 0/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 2, 0)), /unknown append flags/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 3, 7, 7)), /truncated/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 1, 7, 7)), /trailing/);
+    // length 2^28: above MAX_APPEND_DATA_BYTES, refused before any copy is attempted
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x01)), /too large/);
+    assert.throws(() => decodeMessage(Uint8Array.of(7, 1, 0)), /index 0/);
+    assert.throws(() => decodeMessage(Uint8Array.of(6, 1, 1)), /truncated/);
+    assert.throws(() => encodeMessage({ type: 'commit', term: 1, index: 0 }), CodecError);
+    assert.ok(MAX_APPEND_DATA_BYTES >= 16 * 1024 * 1024);
+  });
+
   it('keeps heartbeats small', () => {
     const bytes = encodeMessage({
       type: 'heartbeat',
@@ -55,6 +78,9 @@ describe('message codec', () => {
       ready: true,
       canLead: true,
       leaving: false,
+      healthy: true,
+      voterOnly: false,
+      preempt: true,
       term: 1234,
       leaderTerm: 1234,
       sees: [2, 3, 4, 5],

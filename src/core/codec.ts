@@ -1,4 +1,14 @@
-import type { Heartbeat, Message, RefusalReason, Release, VoteReply, VoteRequest } from './messages.ts';
+import type {
+  Append,
+  AppendAck,
+  Commit,
+  Heartbeat,
+  Message,
+  RefusalReason,
+  Release,
+  VoteReply,
+  VoteRequest,
+} from './messages.ts';
 
 /**
  * Binary codec of protocol messages: one type byte, then unsigned LEB128 varints. Compact (a heartbeat is
@@ -18,6 +28,19 @@ const TYPE_HEARTBEAT = 1;
 const TYPE_VOTE_REQUEST = 2;
 const TYPE_VOTE_REPLY = 3;
 const TYPE_RELEASE = 4;
+const TYPE_APPEND = 5;
+const TYPE_APPEND_ACK = 6;
+const TYPE_COMMIT = 7;
+
+/** Append flags byte: the entry is a catch-up (already committed). Other bits are refused. */
+const APPEND_CATCH_UP = 1;
+
+/**
+ * Largest entry the codec accepts, whatever the options: 16 MiB, far above any frame the transport lets through
+ * (`transport.maxFrameBytes` is at most that), so the real bound is the frame size; this one bounds what a decoder
+ * could be asked to copy.
+ */
+export const MAX_APPEND_DATA_BYTES = 16 * 1024 * 1024;
 
 const REASONS: readonly (RefusalReason | null)[] = [
   null,
@@ -64,6 +87,13 @@ class Writer {
   finish(): Uint8Array {
     return Uint8Array.from(this.bytes);
   }
+  /** The bytes written so far followed by `tail`, copied once (entries can be large; not byte by byte). */
+  finishWith(tail: Uint8Array): Uint8Array {
+    const out = new Uint8Array(this.bytes.length + tail.length);
+    out.set(this.bytes, 0);
+    out.set(tail, this.bytes.length);
+    return out;
+  }
 }
 
 class Reader {
@@ -95,6 +125,19 @@ class Reader {
     if (value > MAX_TERM) throw new CodecError('term out of range');
     return value;
   }
+  /** An index: a positive safe integer (indexes start at 1 in every term). */
+  index(): number {
+    const value = this.uint();
+    if (value === 0) throw new CodecError('index 0');
+    return value;
+  }
+  /** `length` bytes, copied (the frame's buffer is not ours to keep). */
+  take(length: number): Uint8Array {
+    if (length > this.bytes.length - this.offset) throw new CodecError('truncated message');
+    const out = this.bytes.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
   end(): void {
     if (this.offset !== this.bytes.length) throw new CodecError('trailing bytes after message');
   }
@@ -103,6 +146,14 @@ class Reader {
 const FLAG_READY = 1;
 const FLAG_CAN_LEAD = 2;
 const FLAG_LEAVING = 4;
+/**
+ * Health and leadership bits (issue 9). Each is set only when it differs from the default, so a default node sends
+ * the same bytes as before and older members keep decoding its heartbeats.
+ */
+const FLAG_UNHEALTHY = 0x08;
+const FLAG_VOTER_ONLY = 0x10;
+const FLAG_NO_PREEMPT = 0x20;
+const KNOWN_FLAGS = FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING | FLAG_UNHEALTHY | FLAG_VOTER_ONLY | FLAG_NO_PREEMPT;
 
 /** Encodes one message. Throws {@link CodecError} only on values no valid core can produce. */
 export function encodeMessage(message: Message): Uint8Array {
@@ -111,7 +162,12 @@ export function encodeMessage(message: Message): Uint8Array {
     case 'heartbeat': {
       if (message.sees.length > MAX_SEES) throw new CodecError('too many peers in heartbeat');
       const flags =
-        (message.ready ? FLAG_READY : 0) | (message.canLead ? FLAG_CAN_LEAD : 0) | (message.leaving ? FLAG_LEAVING : 0);
+        (message.ready ? FLAG_READY : 0) |
+        (message.canLead ? FLAG_CAN_LEAD : 0) |
+        (message.leaving ? FLAG_LEAVING : 0) |
+        (message.healthy ? 0 : FLAG_UNHEALTHY) |
+        (message.voterOnly ? FLAG_VOTER_ONLY : 0) |
+        (message.preempt ? 0 : FLAG_NO_PREEMPT);
       w.u8(TYPE_HEARTBEAT).u8(flags).uint(message.incarnation).term(message.term).term(message.leaderTerm);
       w.u8(message.sees.length);
       for (const id of message.sees) w.uint(id);
@@ -128,6 +184,22 @@ export function encodeMessage(message: Message): Uint8Array {
     case 'release':
       w.u8(TYPE_RELEASE).uint(message.incarnation).uint(message.seq);
       break;
+    case 'append':
+      if (message.index < 1) throw new CodecError('append index below 1');
+      if (message.data.length > MAX_APPEND_DATA_BYTES) throw new CodecError('append data too large');
+      w.u8(TYPE_APPEND)
+        .term(message.term)
+        .uint(message.index)
+        .u8(message.catchUp ? APPEND_CATCH_UP : 0);
+      w.uint(message.data.length);
+      return w.finishWith(message.data);
+    case 'append-ack':
+      w.u8(TYPE_APPEND_ACK).term(message.term).uint(message.confirmed).uint(message.missing);
+      break;
+    case 'commit':
+      if (message.index < 1) throw new CodecError('commit index below 1');
+      w.u8(TYPE_COMMIT).term(message.term).uint(message.index);
+      break;
   }
   return w.finish();
 }
@@ -140,7 +212,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
   switch (type) {
     case TYPE_HEARTBEAT: {
       const flags = r.u8();
-      if (flags & ~(FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING)) throw new CodecError('unknown heartbeat flags');
+      if (flags & ~KNOWN_FLAGS) throw new CodecError('unknown heartbeat flags');
       const incarnation = r.uint();
       const term = r.term();
       const leaderTerm = r.term();
@@ -153,6 +225,9 @@ export function decodeMessage(bytes: Uint8Array): Message {
         ready: (flags & FLAG_READY) !== 0,
         canLead: (flags & FLAG_CAN_LEAD) !== 0,
         leaving: (flags & FLAG_LEAVING) !== 0,
+        healthy: (flags & FLAG_UNHEALTHY) === 0,
+        voterOnly: (flags & FLAG_VOTER_ONLY) !== 0,
+        preempt: (flags & FLAG_NO_PREEMPT) === 0,
         term,
         leaderTerm,
         sees,
@@ -185,6 +260,23 @@ export function decodeMessage(bytes: Uint8Array): Message {
     }
     case TYPE_RELEASE:
       message = { type: 'release', incarnation: r.uint(), seq: r.uint() } satisfies Release;
+      break;
+    case TYPE_APPEND: {
+      const term = r.term();
+      const index = r.index();
+      const flags = r.u8();
+      if (flags & ~APPEND_CATCH_UP) throw new CodecError('unknown append flags');
+      const length = r.uint();
+      if (length > MAX_APPEND_DATA_BYTES) throw new CodecError('append data too large');
+      const data = r.take(length);
+      message = { type: 'append', term, index, catchUp: (flags & APPEND_CATCH_UP) !== 0, data } satisfies Append;
+      break;
+    }
+    case TYPE_APPEND_ACK:
+      message = { type: 'append-ack', term: r.term(), confirmed: r.uint(), missing: r.uint() } satisfies AppendAck;
+      break;
+    case TYPE_COMMIT:
+      message = { type: 'commit', term: r.term(), index: r.index() } satisfies Commit;
       break;
     default:
       throw new CodecError(`unknown message type ${type}`);

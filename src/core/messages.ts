@@ -15,6 +15,12 @@ export interface Heartbeat {
   readonly canLead: boolean;
   /** Sent once by a node that is stopping gracefully. */
   readonly leaving: boolean;
+  /** The sender's health verdict (its health check, `setHealthy`, not stalled): an unhealthy node cannot lead. */
+  readonly healthy: boolean;
+  /** The sender is a voter-only witness: it votes, never leads. */
+  readonly voterOnly: boolean;
+  /** The sender's `preempt` setting (every member should have the same; a mismatch is logged). */
+  readonly preempt: boolean;
   /** Highest term the sender knows of. */
   readonly term: number;
   /** The sender's leadership term while it leads, else 0. */
@@ -57,4 +63,37 @@ export interface Release {
   readonly seq: number;
 }
 
-export type Message = Heartbeat | VoteRequest | VoteReply | Release;
+/**
+ * One broadcast entry, leader to followers (docs/protocol.md §12). Entries are ordered by `(term, index)`; the
+ * index starts at 1 in every term. `catchUp` marks an entry the leader already committed, sent to a follower that
+ * (re)connected or reported a gap: every entry of the term before it is committed too, so the follower may skip
+ * to it.
+ */
+export interface Append {
+  readonly type: 'append';
+  readonly term: number;
+  readonly index: number;
+  readonly catchUp: boolean;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Follower to leader: every entry of `term` this follower delivered up to `confirmed` is confirmed (stored) by
+ * its application (cumulative, so a lost ack is repaired by the next). `missing`, when not 0, is the index of an
+ * entry that arrived after a gap: the leader answers with a catch-up.
+ */
+export interface AppendAck {
+  readonly type: 'append-ack';
+  readonly term: number;
+  readonly confirmed: number;
+  readonly missing: number;
+}
+
+/** Leader to followers: every entry of `term` up to `index` is confirmed by a majority (the leader included). */
+export interface Commit {
+  readonly type: 'commit';
+  readonly term: number;
+  readonly index: number;
+}
+
+export type Message = Heartbeat | VoteRequest | VoteReply | Release | Append | AppendAck | Commit;

@@ -22,6 +22,8 @@ export interface EngineCommands {
   addPeer: { endpoint: Endpoint };
   /** Step down if leading, release, tell peers, close every socket; answered by the `stopped` event. */
   stop: object;
+  /** The health verdict changed (health check with fall/rise, combined with `setHealthy`). */
+  setHealthy: { healthy: boolean };
   /** Test hook: the engine throws from its event loop, as a bug would (worker mode: the worker dies). */
   crash: { message: string };
 }

@@ -47,6 +47,8 @@ export class Engine {
   #badMessages = 0;
   #persistFailing = false;
   #stalled = false;
+  /** The latest health verdict from the main thread (the health monitor runs there, beside the application). */
+  #healthy: boolean;
 
   /** The command table: one handler per {@link EngineCommands} entry. */
   readonly commands: Handlers<EngineCommands> = {
@@ -55,6 +57,12 @@ export class Engine {
       this.#transport?.addPeer(endpoint);
     },
     stop: () => void this.stop(),
+    setHealthy: ({ healthy }) => {
+      if (healthy === this.#healthy) return;
+      this.#healthy = healthy;
+      log('node %d: %s', this.#options.id, healthy ? 'healthy: may lead' : 'unhealthy: standing down, not campaigning');
+      this.#drive((core, now) => core.setHealthy(healthy, now));
+    },
     crash: ({ message }) => {
       throw new Error(message);
     },
@@ -71,6 +79,7 @@ export class Engine {
     this.#post = post;
     this.#watchMain = watchMain;
     this.#peers = [...options.peers];
+    this.#healthy = options.healthy;
     this.#stateFile = options.stateDir === undefined ? undefined : new StateFile(options.stateDir, options.id);
   }
 
@@ -95,9 +104,14 @@ export class Engine {
           peerTimeoutMs: o.peerTimeoutMs,
           maxDriftRate: o.maxDriftRate,
           incarnation: randomInt(1, 0xffffffff),
+          voterOnly: o.voterOnly,
+          preempt: o.preempt,
+          preemptDelayMs: o.preemptDelayMs,
         },
         persisted,
       );
+      // Before start: sets the verdict the core starts from (it yields no effects while not started).
+      this.#core.setHealthy(this.#healthy, monotonicMs());
     } catch (error) {
       this.#state = 'stopped';
       await transport?.stop();

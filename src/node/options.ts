@@ -1,13 +1,17 @@
 import { MAX_SEES } from '../core/codec.ts';
 import { timingProblem } from '../core/config.ts';
 import { ConfigError } from '../errors.ts';
+import { LEADERSHIP_KEYS, type LeadershipOptions, resolveLeadershipOptions } from '../leadership/leadership-options.ts';
 import { resolveTuning, TRANSPORT_DEFAULTS, type TransportTuningValues, TUNING_KEYS } from '../transport/options.ts';
 import type { TransportOptions } from '../transport/types.ts';
 import { type Endpoint, formatEndpoint, parseEndpoint } from '../util/address.ts';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.ts';
 
-/** Options of {@link ElectionNode}. Only `id` and `listen` are required. */
-export interface ElectionNodeOptions {
+/**
+ * Options of {@link ElectionNode}. Only `id` and `listen` are required. Health gating, voter-only witnesses and
+ * preemption control (`health`, `voterOnly`, `preempt`, `preemptDelayMs`) are the {@link LeadershipOptions}.
+ */
+export interface ElectionNodeOptions extends LeadershipOptions {
   /** This node's ID: a positive safe integer, unique in the cluster. Lower IDs win; see docs/operations.md. */
   id: number;
   /** Where to listen: `'host:port'` or `'[v6]:port'`. Port 0 picks a free port (see `node.address`). */
@@ -138,6 +142,14 @@ export interface ResolvedOptions {
   stateDir: string | undefined;
   thread: 'worker' | 'main';
   maxStallMs: number;
+  voterOnly: boolean;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /**
+   * The health verdict the engine starts with: true without a health check, false with one (until its first pass).
+   * The check itself (a function) stays on the main thread; verdicts cross as `setHealthy` commands.
+   */
+  healthy: boolean;
   /** `maxConnectionsPerAddress` is undefined when not given: derived from the final cluster size at start. */
   transport: Omit<TransportTuningValues, 'maxConnectionsPerAddress' | 'keepaliveMs' | 'maxWriteBufferBytes'> & {
     maxConnectionsPerAddress: number | undefined;
@@ -162,6 +174,7 @@ const KNOWN = [
   'transport',
   'thread',
   'maxStallMs',
+  ...LEADERSHIP_KEYS,
 ] as const;
 
 /** The transport knobs a node exposes (the others keep the transport's defaults). */
@@ -222,6 +235,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const secret = checkSecret(options.secret);
   const encrypt = checkBoolean(options.encrypt ?? d.encrypt, 'encrypt');
   if (encrypt && secret === undefined) throw new ConfigError('encrypt', 'needs a secret');
+  // Peers may still be added before start (addPeer): only a cluster of one for sure is known here.
+  const leadership = resolveLeadershipOptions(
+    options,
+    clusterSizeExplicit || peers.length > 0 ? clusterSize : undefined,
+  );
   return {
     id,
     listen,
@@ -240,6 +258,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     thread: checkThread(options.thread ?? d.thread),
     maxStallMs: checkMaxStall(options.maxStallMs ?? d.maxStallMs, heartbeatIntervalMs),
     transport: checkTransport(options.transport, clusterSize),
+    voterOnly: leadership.voterOnly,
+    preempt: leadership.preempt,
+    preemptDelayMs: leadership.preemptDelayMs,
+    healthy: leadership.health.check === null,
   };
 }
 

@@ -43,6 +43,8 @@ export class CoreCluster {
   private incarnation = 1;
   /** Directed links that drop everything, as "from>to". */
   readonly cut = new Set<string>();
+  /** Per-node settings beyond the timing (voterOnly, preempt, preemptDelayMs), applied at each (re)start. */
+  readonly settings = new Map<number, Pick<CoreConfig, 'voterOnly' | 'preempt' | 'preemptDelayMs'>>();
 
   constructor(
     readonly ids: number[],
@@ -51,7 +53,13 @@ export class CoreCluster {
   ) {}
 
   config(id: number): CoreConfig {
-    return { id, clusterSize: this.ids.length, ...this.timing, incarnation: this.incarnation++ };
+    return {
+      id,
+      clusterSize: this.ids.length,
+      ...this.timing,
+      incarnation: this.incarnation++,
+      ...this.settings.get(id),
+    };
   }
 
   start(id: number, persisted?: PersistedState): ElectionCore {
@@ -68,6 +76,12 @@ export class CoreCluster {
 
   startAll(): void {
     for (const id of this.ids) this.start(id);
+  }
+
+  /** Tells node `id` its health verdict (what the engine does on a `setHealthy` command). */
+  setHealthy(id: number, healthy: boolean): void {
+    const core = this.cores.get(id);
+    if (core) this.apply(id, core.setHealthy(healthy, this.now));
   }
 
   crash(id: number): void {
@@ -115,10 +129,34 @@ export class CoreCluster {
     return this.now - start;
   }
 
+  /** Runs one input (an append, a confirm) on node `id` now, and applies its effects. */
+  drive(id: number, input: (core: ElectionCore, now: number) => Effects): void {
+    const core = this.cores.get(id);
+    if (core) this.apply(id, input(core, this.now));
+  }
+
+  /** Reconnects `a` and `b` (after a crash-free link loss): both cores hear the link go down and come up. */
+  relink(a: number, b: number): void {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      this.drive(x, (core, now) => core.peerDisconnected(y, now));
+    }
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      this.drive(x, (core, now) => core.peerConnected(y, now));
+    }
+  }
+
   leaders(): number[] {
     return [...this.cores].filter(([, core]) => core.isLeaderAt(this.now)).map(([id]) => id);
   }
 
+  eventsOf(id: number): CoreEvent[];
+  eventsOf<T extends CoreEvent['type']>(id: number, type: T): Extract<CoreEvent, { type: T }>[];
   eventsOf(id: number, type?: CoreEvent['type']): CoreEvent[] {
     return this.events.filter((e) => e.id === id && (type === undefined || e.event.type === type)).map((e) => e.event);
   }

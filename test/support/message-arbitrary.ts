@@ -23,6 +23,9 @@ export function messageArbitrary(domains: {
         ready: fc.boolean(),
         canLead: fc.boolean(),
         leaving: fc.boolean(),
+        healthy: fc.boolean(),
+        voterOnly: fc.boolean(),
+        preempt: fc.boolean(),
         term,
         leaderTerm: term,
         sees: fc.array(peerId, { maxLength: maxSees }),
@@ -44,5 +47,17 @@ export function messageArbitrary(domains: {
       plain,
     ),
     fc.record({ type: fc.constant('release' as const), incarnation: uint, seq: uint }, plain),
+    fc.record(
+      {
+        type: fc.constant('append' as const),
+        term,
+        index: uint.map((n) => Math.max(1, n)),
+        catchUp: fc.boolean(),
+        data: fc.uint8Array({ maxLength: 64 }),
+      },
+      plain,
+    ),
+    fc.record({ type: fc.constant('append-ack' as const), term, confirmed: uint, missing: uint }, plain),
+    fc.record({ type: fc.constant('commit' as const), term, index: uint.map((n) => Math.max(1, n)) }, plain),
   );
 }
