@@ -54,7 +54,13 @@ export {
   type FakeHetznerFloatingIp,
   type FakeHetznerOptions,
 } from './testing/fake-hetzner.ts';
-export type { FakeReply, FakeValidationOptions } from './testing/fake-provider.ts';
+export {
+  FakeProviderServer,
+  type FakeReply,
+  type FakeValidationOptions,
+  TokenBucket,
+} from './testing/fake-provider.ts';
+export { FakeVultr, type FakeVultrOptions, type FakeVultrReservedIp } from './testing/fake-vultr.ts';
 export {
   type Intervals,
   type Kill,
