@@ -9,12 +9,19 @@
 export {
   type AssignedInfo,
   type AssignFailedInfo,
+  BIND_FLOATING_IP_DEFAULTS,
   type BindFloatingIpOptions,
   bindFloatingIp,
   type FloatingIpBinding,
   type FloatingIpBindingEvents,
   type ReconciledInfo,
 } from './assigners/bind-floating-ip.ts';
+export {
+  type AllAssignedInfo,
+  bindFloatingIps,
+  type FloatingIpsBinding,
+  type FloatingIpsBindingEvents,
+} from './assigners/bind-floating-ips.ts';
 export {
   type AssignOptions,
   type FloatingIpAssigner,

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.ts';
 import { LEADERSHIP_KEYS, type LeadershipOptions, resolveLeadershipOptions } from '../leadership/leadership-options.ts';
 import { resolveTuning, TRANSPORT_DEFAULTS, type TransportTuningValues, TUNING_KEYS } from '../transport/options.ts';
 import type { TransportOptions } from '../transport/types.ts';
-import { type Endpoint, formatEndpoint, parseEndpoint } from '../util/address.ts';
+import { type Endpoint, endpointKey, formatEndpoint, parseEndpoint } from '../util/address.ts';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.ts';
 
 /**
@@ -269,10 +269,18 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 export function checkNewPeer(value: unknown, field: string, existing: readonly Endpoint[], listen: Endpoint): Endpoint {
   const endpoint = parseEndpoint(value, field);
   const text = formatEndpoint(endpoint);
-  if (listen.port !== 0 && text === formatEndpoint(listen)) {
+  const key = endpointKey(endpoint);
+  if (listen.port !== 0 && key === endpointKey(listen)) {
     throw new ConfigError(field, `'${text}' is this node's own listen address`);
   }
-  if (existing.some((peer) => formatEndpoint(peer) === text)) throw new ConfigError(field, `duplicate peer '${text}'`);
+  const same = existing.find((peer) => endpointKey(peer) === key);
+  if (same !== undefined) {
+    const other = formatEndpoint(same);
+    throw new ConfigError(
+      field,
+      other === text ? `duplicate peer '${text}'` : `'${text}' is the same peer as '${other}'`,
+    );
+  }
   return endpoint;
 }
 
