@@ -24,9 +24,12 @@ export {
   sameHolder,
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
+export { BROADCAST_DEFAULTS, type BroadcastStatus } from './core/broadcast.ts';
 export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
+  AppendError,
+  type AppendErrorReason,
   AssignerError,
   ConfigError,
   EngineError,
@@ -55,14 +58,20 @@ export type {
   LeadershipEvents,
   LeadershipSource,
   LeadershipStatus,
+  SubscribeFn,
 } from './leadership/leadership-source.ts';
 export {
+  type AppendOptions,
+  type AppendResult,
+  type BroadcastOptions,
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
   type TransportTuning,
 } from './node/election-node.ts';
 export type {
+  AppendEntry,
+  CommitInfo,
   ElectionNodeEvents,
   GainedLeadershipInfo,
   LeaderChangeInfo,

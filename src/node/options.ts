@@ -1,3 +1,9 @@
+import {
+  APPEND_OVERHEAD_BYTES,
+  BROADCAST_DEFAULTS,
+  type BroadcastLimits,
+  MAX_FOLLOWER_PENDING,
+} from '../core/broadcast.ts';
 import { MAX_SEES } from '../core/codec.ts';
 import { timingProblem } from '../core/config.ts';
 import { ConfigError } from '../errors.ts';
@@ -59,6 +65,27 @@ export interface ElectionNodeOptions {
    * again until it runs. Shorter stalls change nothing. Default 5000 ms; see docs/operations.md.
    */
   maxStallMs?: number | undefined;
+  /** Bounds of the leader-serialized broadcast (`node.append`); see docs/protocol.md §12. */
+  broadcast?: BroadcastOptions | undefined;
+}
+
+/**
+ * Bounds of `node.append` (all optional; defaults in `BROADCAST_DEFAULTS`). An append beyond them is refused at once
+ * with an `AppendError` (`'tooLarge'`, `'backpressure'`), never buffered.
+ */
+export interface BroadcastOptions {
+  /**
+   * Largest entry, bytes of data. Default 60 KiB; at most `transport.maxFrameBytes - 96` (an entry travels in one
+   * frame).
+   */
+  maxEntryBytes?: number | undefined;
+  /** Entries the leader keeps in flight (sent, not yet confirmed by a majority). Default 64; 1 .. 4096. */
+  maxInFlightEntries?: number | undefined;
+  /**
+   * Bytes of data the leader keeps in flight. Default 256 KiB; from `maxEntryBytes` to 512 KiB, so a catch-up
+   * (everything in flight, at once) always fits a link's 1 MiB write buffer.
+   */
+  maxInFlightBytes?: number | undefined;
 }
 
 /** Low-level transport knobs (all optional). */
@@ -138,6 +165,7 @@ export interface ResolvedOptions {
   stateDir: string | undefined;
   thread: 'worker' | 'main';
   maxStallMs: number;
+  broadcast: BroadcastLimits;
   /** `maxConnectionsPerAddress` is undefined when not given: derived from the final cluster size at start. */
   transport: Omit<TransportTuningValues, 'maxConnectionsPerAddress' | 'keepaliveMs' | 'maxWriteBufferBytes'> & {
     maxConnectionsPerAddress: number | undefined;
@@ -162,6 +190,7 @@ const KNOWN = [
   'transport',
   'thread',
   'maxStallMs',
+  'broadcast',
 ] as const;
 
 /** The transport knobs a node exposes (the others keep the transport's defaults). */
@@ -221,6 +250,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (problem) throw new ConfigError(problem.field, problem.message);
   const secret = checkSecret(options.secret);
   const encrypt = checkBoolean(options.encrypt ?? d.encrypt, 'encrypt');
+  const transport = checkTransport(options.transport, clusterSize);
   if (encrypt && secret === undefined) throw new ConfigError('encrypt', 'needs a secret');
   return {
     id,
@@ -239,8 +269,43 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     stateDir: options.stateDir === undefined ? undefined : checkString(options.stateDir, 'stateDir', 4096),
     thread: checkThread(options.thread ?? d.thread),
     maxStallMs: checkMaxStall(options.maxStallMs ?? d.maxStallMs, heartbeatIntervalMs),
-    transport: checkTransport(options.transport, clusterSize),
+    transport,
+    broadcast: checkBroadcast(options.broadcast, transport.maxFrameBytes),
   };
+}
+
+/** A catch-up sends everything in flight at once: it must fit half a link's write buffer (1 MiB). */
+const MAX_IN_FLIGHT_BYTES = 512 * 1024;
+
+/**
+ * Validates `broadcast.*` against the frame size (an entry travels in one frame) and the link's write buffer
+ * (a catch-up must fit it, or the link would be dropped and the catch-up repeated forever).
+ */
+function checkBroadcast(value: unknown, maxFrameBytes: number): BroadcastLimits {
+  const b = value === undefined ? {} : checkObject(value, 'broadcast');
+  checkKnownKeys(b, ['maxEntryBytes', 'maxInFlightEntries', 'maxInFlightBytes'], 'broadcast.');
+  const d = BROADCAST_DEFAULTS;
+  const entryMax = maxFrameBytes - APPEND_OVERHEAD_BYTES;
+  if (b.maxEntryBytes === undefined && d.maxEntryBytes > entryMax) {
+    throw new ConfigError(
+      'transport.maxFrameBytes',
+      `${maxFrameBytes} leaves room for entries of ${entryMax} bytes, below broadcast.maxEntryBytes' default ${d.maxEntryBytes}; set broadcast.maxEntryBytes too`,
+    );
+  }
+  const maxEntryBytes = checkInt(b.maxEntryBytes ?? d.maxEntryBytes, 'broadcast.maxEntryBytes', 1, entryMax);
+  const maxInFlightEntries = checkInt(
+    b.maxInFlightEntries ?? d.maxInFlightEntries,
+    'broadcast.maxInFlightEntries',
+    1,
+    MAX_FOLLOWER_PENDING,
+  );
+  const maxInFlightBytes = checkInt(
+    b.maxInFlightBytes ?? Math.max(d.maxInFlightBytes, maxEntryBytes),
+    'broadcast.maxInFlightBytes',
+    maxEntryBytes,
+    MAX_IN_FLIGHT_BYTES,
+  );
+  return { maxEntryBytes, maxInFlightEntries, maxInFlightBytes };
 }
 
 /** Validates one more peer address against those already configured. */
