@@ -9,6 +9,7 @@ export {
   type DigitalOceanEndpoint,
   type DigitalOceanRetryOptions,
 } from './assigners/digitalocean/assigner.ts';
+export { DIGITALOCEAN_DEFAULTS } from './assigners/digitalocean/defaults.ts';
 export {
   DigitalOceanActionError,
   DigitalOceanApiError,

@@ -9,6 +9,7 @@
 export {
   type AssignedInfo,
   type AssignFailedInfo,
+  BIND_FLOATING_IP_DEFAULTS,
   type BindFloatingIpOptions,
   bindFloatingIp,
   type FloatingIpBinding,
@@ -25,7 +26,7 @@ export {
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
 export { BROADCAST_DEFAULTS, type BroadcastStatus } from './core/broadcast.ts';
-export type { CoreStatus, PeerStatus, Role } from './core/election-core.ts';
+export type { CannotLeadReason, CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
   AppendError,
@@ -54,6 +55,14 @@ export {
   type ResolvedHealthOptions,
   resolveHealthOptions,
 } from './health/health-options.ts';
+export {
+  checkSomeoneCanLead,
+  LEADERSHIP_DEFAULTS,
+  LEADERSHIP_KEYS,
+  type LeadershipOptions,
+  type ResolvedLeadershipOptions,
+  resolveLeadershipOptions,
+} from './leadership/leadership-options.ts';
 export type {
   LeadershipEvents,
   LeadershipSource,
@@ -67,7 +76,9 @@ export {
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
+  type Leadership,
   type TransportTuning,
+  type WaitForLeadershipOptions,
 } from './node/election-node.ts';
 export type {
   AppendEntry,

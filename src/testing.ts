@@ -37,6 +37,13 @@ export {
   type FakeValidatedRequest,
 } from './testing/fake-digitalocean.ts';
 export {
+  FakeHetzner,
+  type FakeHetznerAction,
+  type FakeHetznerFloatingIp,
+  type FakeHetznerOptions,
+} from './testing/fake-hetzner.ts';
+export type { FakeReply, FakeValidationOptions } from './testing/fake-provider.ts';
+export {
   type Intervals,
   type Kill,
   type LeadershipInterval,

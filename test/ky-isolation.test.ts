@@ -24,8 +24,8 @@ function packagesReachedFrom(entry: string): Set<string> {
   return packages;
 }
 
-it('only leader-ip/digitalocean loads ky', () => {
-  assert.ok(packagesReachedFrom('digitalocean.ts').has('ky'));
+it('only the provider entries (leader-ip/digitalocean, leader-ip/hetzner) load ky', () => {
+  for (const entry of ['digitalocean.ts', 'hetzner.ts']) assert.ok(packagesReachedFrom(entry).has('ky'), entry);
   for (const entry of [
     'index.ts',
     'testing.ts',

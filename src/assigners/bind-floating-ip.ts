@@ -11,6 +11,16 @@ import { checkInt, checkKnownKeys, checkObject } from '../util/validate.ts';
 import { type FloatingIpAssigner, type HolderId, sameHolder } from './floating-ip-assigner.ts';
 import { backoffDelay, sleep } from './timing.ts';
 
+/** Every default of {@link BindFloatingIpOptions}, in one place for docs, code and the CLI. */
+export const BIND_FLOATING_IP_DEFAULTS = {
+  /** While leading, re-check the holder every 30 s: 2 reads a minute per cluster, far inside any API rate limit. */
+  reconcileIntervalMs: 30_000,
+  /** First delay before retrying a failed, retryable assign, ms. */
+  retryBaseDelayMs: 1000,
+  /** Largest delay between assign retries, ms (at least `retryBaseDelayMs`). */
+  retryMaxDelayMs: 30_000,
+} as const;
+
 /** Options of {@link bindFloatingIp}. */
 export interface BindFloatingIpOptions {
   /**
@@ -102,10 +112,20 @@ export function bindFloatingIp(
   }
   const o = checkObject(options, 'options');
   checkKnownKeys(o, OPTION_KEYS);
-  const reconcileIntervalMs = checkInt(o.reconcileIntervalMs ?? 30_000, 'reconcileIntervalMs', 0, MAX_TIMER_MS);
-  const baseDelayMs = checkInt(o.retryBaseDelayMs ?? 1000, 'retryBaseDelayMs', 1, MAX_TIMER_MS);
+  const reconcileIntervalMs = checkInt(
+    o.reconcileIntervalMs ?? BIND_FLOATING_IP_DEFAULTS.reconcileIntervalMs,
+    'reconcileIntervalMs',
+    0,
+    MAX_TIMER_MS,
+  );
+  const baseDelayMs = checkInt(
+    o.retryBaseDelayMs ?? BIND_FLOATING_IP_DEFAULTS.retryBaseDelayMs,
+    'retryBaseDelayMs',
+    1,
+    MAX_TIMER_MS,
+  );
   const maxDelayMs = checkInt(
-    o.retryMaxDelayMs ?? Math.max(30_000, baseDelayMs),
+    o.retryMaxDelayMs ?? Math.max(BIND_FLOATING_IP_DEFAULTS.retryMaxDelayMs, baseDelayMs),
     'retryMaxDelayMs',
     baseDelayMs,
     MAX_TIMER_MS,

@@ -1,9 +1,51 @@
-import { resolveOptions } from '../node/options.ts';
+import { ELECTION_DEFAULTS, resolveOptions } from '../node/options.ts';
 import type { FakeDigitalOcean } from '../testing/fake-digitalocean.ts';
 import { leadershipViolations } from '../testing/leadership-intervals.ts';
 import type { NodeProcessEvent, ProcessCluster } from '../testing/process-cluster.ts';
 import { monotonicMs as monotonicNow } from '../util/monotonic.ts';
-import { type FlagValues, intFlag, parseFlags, UsageError } from './flags.ts';
+import {
+  type FlagGroup,
+  type FlagValues,
+  flagError,
+  HELP_FLAG,
+  intFlag,
+  parseCommandLine,
+  renderHelp,
+  switchFlag,
+} from './flag-table.ts';
+
+const NODES = intFlag({ name: 'nodes', min: 3, max: 9, help: 'cluster size, 3..9', default: 3 });
+const LEASE_MS = intFlag({
+  name: 'lease-ms',
+  min: 10,
+  help: 'vote-lease: a crashed leader is replaced about this long after',
+  default: ELECTION_DEFAULTS.leaseMs,
+  option: 'leaseMs',
+});
+const HEARTBEAT_MS = intFlag({
+  name: 'heartbeat-ms',
+  min: 5,
+  help: 'heartbeat interval',
+  default: ELECTION_DEFAULTS.heartbeatIntervalMs,
+  option: 'heartbeatIntervalMs',
+});
+const ACTION_MS = intFlag({
+  name: 'action-ms',
+  min: 0,
+  help: 'how long the fake API takes to move the IP',
+  default: 1500,
+});
+const PAUSE_MS = intFlag({
+  name: 'pause-ms',
+  min: 0,
+  help: 'pause between steps, to watch',
+  defaultText: '1000 on a terminal, else 0',
+});
+const NO_RESTART = switchFlag({ name: 'no-restart', help: 'stop after the failover' });
+const JSON_FLAG = switchFlag({ name: 'json', help: 'print only a JSON summary' });
+const DEMO_FLAGS: readonly FlagGroup[] = [
+  { title: '', flags: [NODES, LEASE_MS, HEARTBEAT_MS, ACTION_MS, PAUSE_MS, NO_RESTART, JSON_FLAG] },
+];
 
 export const DEMO_USAGE = `Usage: leader-ip demo [options]
 
@@ -13,25 +55,7 @@ and move a reserved IP to it. The demo then SIGKILLs the leader, times the elect
 IP move, restarts the killed node and shows it take leadership (and the IP) back.
 Ctrl-C stops everything.
 
-  --nodes N          cluster size, 3..9 (default 3)
-  --lease-ms N       vote-lease: a crashed leader is replaced about this long after (default 1000)
-  --heartbeat-ms N   heartbeat interval (default 100)
-  --action-ms N      how long the fake API takes to move the IP (default 1500)
-  --pause-ms N       pause between steps, to watch (default 1000 on a terminal, else 0)
-  --no-restart       stop after the failover
-  --json             print only a JSON summary
-  --help`;
-
-const FLAGS = {
-  nodes: { type: 'string' },
-  'lease-ms': { type: 'string' },
-  'heartbeat-ms': { type: 'string' },
-  'action-ms': { type: 'string' },
-  'pause-ms': { type: 'string' },
-  'no-restart': { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
+${renderHelp(DEMO_FLAGS)}`;
 
 const IP = '203.0.113.10';
 const REGION = 'nyc3';
@@ -86,12 +110,12 @@ export interface DemoSummary {
 
 /** Runs `leader-ip demo`; resolves with the exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const flags = parseFlags(args, FLAGS);
-  if (flags.help) {
+  const flags = parseCommandLine(args, DEMO_FLAGS);
+  if (flags.get(HELP_FLAG)) {
     process.stdout.write(`${DEMO_USAGE}\n`);
     return 0;
   }
-  const tty = process.stdout.isTTY === true && flags.json !== true;
+  const tty = process.stdout.isTTY === true && flags.get(JSON_FLAG) !== true;
   const options = demoOptions(flags, tty);
   const view = new LiveView(options, tty);
   const abort = new AbortController();
@@ -131,20 +155,23 @@ class Interrupted extends Error {
 }
 
 function demoOptions(flags: FlagValues, tty: boolean): DemoOptions {
-  const nodes = intFlag(flags, 'nodes', 3) ?? 3;
-  if (nodes > 9) throw new UsageError('--nodes: at most 9');
-  const leaseMs = intFlag(flags, 'lease-ms', 10) ?? 1000;
-  const heartbeatMs = intFlag(flags, 'heartbeat-ms', 5) ?? 100;
+  const nodes = flags.get(NODES) as number;
+  const leaseMs = flags.get(LEASE_MS) as number;
+  const heartbeatMs = flags.get(HEARTBEAT_MS) as number;
   // The nodes would refuse a timing that cannot be safe; say so here, once, rather than through three crashes.
-  resolveOptions({ id: 1, listen: '127.0.0.1:0', leaseMs, heartbeatIntervalMs: heartbeatMs });
+  try {
+    resolveOptions({ id: 1, listen: '127.0.0.1:0', leaseMs, heartbeatIntervalMs: heartbeatMs });
+  } catch (error) {
+    throw flagError(error, [LEASE_MS, HEARTBEAT_MS]);
+  }
   return {
     nodes,
     leaseMs,
     heartbeatMs,
-    actionMs: intFlag(flags, 'action-ms', 0) ?? 1500,
-    pauseMs: intFlag(flags, 'pause-ms', 0) ?? (tty ? 1000 : 0),
-    restart: flags['no-restart'] !== true,
-    json: flags.json === true,
+    actionMs: flags.get(ACTION_MS) as number,
+    pauseMs: flags.get(PAUSE_MS) ?? (tty ? 1000 : 0),
+    restart: flags.get(NO_RESTART) !== true,
+    json: flags.get(JSON_FLAG) === true,
   };
 }
 

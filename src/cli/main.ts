@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { LeaderIpError, TransportError } from '../errors.ts';
 import { DEMO_USAGE, demoCommand } from './demo.ts';
-import { UsageError } from './flags.ts';
+import { UsageError } from './flag-table.ts';
 import { RUN_USAGE, runCommand } from './run.ts';
 import { STATUS_USAGE, statusCommand } from './status.ts';
 

@@ -1,3 +1,4 @@
+import { LeaderIpError } from '../errors.ts';
 import { monotonicMs } from '../util/monotonic.ts';
 
 /**
@@ -23,4 +24,13 @@ export class Reporter {
       this.out(`${new Date().toISOString()} ${this.label}: ${text}`);
     }
   }
+}
+
+/** An error's printable fields: message, the library's code, and a transport `reason` when there is one. */
+export function errorFields(error: Error): Record<string, string> {
+  const fields: Record<string, string> = { message: error.message };
+  if (error instanceof LeaderIpError) fields.code = error.code;
+  const reason = (error as { reason?: unknown }).reason;
+  if (typeof reason === 'string') fields.reason = reason;
+  return fields;
 }

@@ -1,189 +1,134 @@
-import { bindFloatingIp, type FloatingIpBinding } from '../assigners/bind-floating-ip.ts';
-import type { FloatingIpAssigner } from '../assigners/floating-ip-assigner.ts';
-import { LeaderIpError } from '../errors.ts';
 import { ElectionNode, type ElectionNodeOptions } from '../node/election-node.ts';
-import { formatEndpoint, parseEndpoint } from '../util/address.ts';
+import { resolveOptions } from '../node/options.ts';
+import { formatEndpoint } from '../util/address.ts';
 import {
-  type FlagValues,
-  intFlag,
-  listFlag,
-  numberFlag,
-  parseFlags,
-  readSecretFile,
-  stringFlag,
-  UsageError,
-} from './flags.ts';
-import { type FloatingIpStatus, type StatusServer, startStatusServer, trackFloatingIp } from './http-status.ts';
-import { Reporter } from './reporter.ts';
+  type AnyFlag,
+  flagError,
+  HELP_FLAG,
+  loadConfigFile,
+  parseCommandLine,
+  pathFlag,
+  renderHelp,
+} from './flag-table.ts';
+import { ID, LISTEN } from './flags/cluster.ts';
+import { METADATA_URL } from './flags/floating-ip.ts';
+import type { Cleanup, RunContext } from './flags/group.ts';
+import { RUN_GROUPS } from './flags/index.ts';
+import { JSON_FLAG } from './flags/output.ts';
+import { errorFields, Reporter } from './reporter.ts';
+
+/** `--config FILE`: a JSON object of flag names and values; flags on the command line override it. */
+export const CONFIG = pathFlag({
+  name: 'config',
+  metavar: 'FILE',
+  help: 'read flags from a JSON file ({"listen": "10.0.0.2:7400", "lease-ms": 1000, ...});\nflags given on the command line override it',
+});
 
 export const RUN_USAGE = `Usage: leader-ip run --listen HOST:PORT --peers HOST:PORT,... [options]
 
 Runs one cluster member until SIGTERM/SIGINT, printing one line per event. On a signal it hands
-leadership over before exiting.
+leadership over before exiting. Every flag is checked before anything is sent or bound.
 
-Cluster:
-  --id N                 this node's ID (default: the droplet ID from the metadata service)
-  --listen HOST:PORT     address to listen on (required)
-  --peers LIST           other members, comma-separated HOST:PORT
-  --cluster-size N       voting members (default: peers + 1)
-  --cluster NAME         cluster name (default: leader-ip)
-  --secret-file PATH     shared secret (>= 32 bytes); required beyond loopback unless --insecure
-  --insecure             allow an unauthenticated cluster on a non-loopback address
-  --state-dir DIR        persist the highest term so terms survive restarts
-Timing:
-  --heartbeat-ms N       heartbeat interval (default 100)
-  --lease-ms N           vote-lease; failover takes about this long (default 1000)
-  --peer-timeout-ms N    silence before a peer counts as down (default 4 heartbeats)
-  --max-drift N          clock drift bound, e.g. 0.01
-Embedding:
-  --thread worker|main   run the election on a worker thread (default) or the main thread
-  --max-stall-ms N       worker mode: stop leading when the main thread has not run for N ms (default 5000)
-Floating IP (DigitalOcean):
-  --floating-ip IP       reserved IP to move to the leader
-  --token-file PATH      API token file (or set DIGITALOCEAN_TOKEN)
-  --token TOKEN          API token (visible in ps: prefer --token-file)
-  --droplet-id N         this droplet's ID (default: metadata service)
-  --api-url URL          API base URL (default https://api.digitalocean.com)
-  --metadata-url URL     metadata service (default http://169.254.169.254)
-  --reconcile-ms N       while leading, re-check the IP every N ms (default 30000)
-  --poll-ms N            first delay between action polls (default 500)
-Output:
-  --json                 JSON lines (with a host-wide monotonic 'mono' timestamp in ms)
-  --http HOST:PORT       serve GET /status (JSON), /healthz and /leader (200 on the leader only,
-                         503 elsewhere); read with 'leader-ip status --url HOST:PORT'. Bind it to
-                         loopback or a private interface
-  --help`;
+  --config FILE          ${CONFIG.help.replace('\n', `\n${' '.repeat(25)}`)}
+${renderHelp(RUN_GROUPS)}`;
 
-const FLAGS = {
-  id: { type: 'string' },
-  listen: { type: 'string' },
-  peers: { type: 'string' },
-  'cluster-size': { type: 'string' },
-  cluster: { type: 'string' },
-  'secret-file': { type: 'string' },
-  insecure: { type: 'boolean' },
-  'state-dir': { type: 'string' },
-  'heartbeat-ms': { type: 'string' },
-  'lease-ms': { type: 'string' },
-  'peer-timeout-ms': { type: 'string' },
-  'max-drift': { type: 'string' },
-  thread: { type: 'string' },
-  'max-stall-ms': { type: 'string' },
-  'floating-ip': { type: 'string' },
-  'token-file': { type: 'string' },
-  token: { type: 'string' },
-  'droplet-id': { type: 'string' },
-  'api-url': { type: 'string' },
-  'metadata-url': { type: 'string' },
-  'reconcile-ms': { type: 'string' },
-  'poll-ms': { type: 'string' },
-  json: { type: 'boolean' },
-  http: { type: 'string' },
-  help: { type: 'boolean' },
-} as const;
+const ALL_FLAGS: readonly AnyFlag[] = RUN_GROUPS.flatMap((group) => group.flags);
 
 /** Runs `leader-ip run`; resolves with the exit code once the node has stopped. */
 export async function runCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const flags = parseFlags(args, FLAGS);
-  if (flags.help) {
+  const values = parseCommandLine(
+    args,
+    RUN_GROUPS,
+    (into, byName) => loadConfigFile(into.get(CONFIG) as string, into, byName),
+    CONFIG,
+  );
+  if (values.get(HELP_FLAG)) {
     process.stdout.write(`${RUN_USAGE}\n`);
     return 0;
   }
-  const listen = stringFlag(flags, 'listen');
-  if (listen === undefined) throw new UsageError('--listen is required');
-  const json = flags.json === true;
-  const floatingIp = stringFlag(flags, 'floating-ip');
-  const explicitDropletId = intFlag(flags, 'droplet-id', 1);
-  const metadataUrl = stringFlag(flags, 'metadata-url');
-  const httpFlag = stringFlag(flags, 'http');
-  const httpListen = httpFlag === undefined ? undefined : parseEndpoint(httpFlag, '--http', true);
-
-  const early = new Reporter(json, 'leader-ip');
-  const token = floatingIp === undefined ? undefined : readToken(flags, env, early);
-  let id = intFlag(flags, 'id', 1);
-  let dropletId = explicitDropletId;
-  if (id === undefined || (floatingIp !== undefined && dropletId === undefined)) {
-    // On a droplet its ID is a natural, unique node ID; and the assigner needs it anyway.
-    const { DEFAULT_METADATA_URL, readDropletId } = await import('../assigners/digitalocean/metadata.ts');
-    let fromMetadata: number;
-    try {
-      fromMetadata = await readDropletId({
-        metadataUrl: metadataUrl ?? DEFAULT_METADATA_URL,
-        timeoutMs: 1000,
-        attempts: 3,
-      });
-    } catch (error) {
-      const missing = id === undefined ? '--id' : '--droplet-id';
-      throw new UsageError(
-        `${missing} not given and the droplet metadata service failed (${(error as Error).message})`,
+  const memo = new Map<string, unknown>();
+  let dropletId: Promise<number> | undefined;
+  const ctx: RunContext = {
+    values,
+    env,
+    reporter: new Reporter(values.get(JSON_FLAG) === true, 'leader-ip'),
+    memo: <T>(key: string, make: () => T): T => {
+      if (!memo.has(key)) memo.set(key, make());
+      return memo.get(key) as T;
+    },
+    dropletId: () => {
+      dropletId ??= import('../assigners/digitalocean/metadata.ts').then(({ readDropletId }) =>
+        readDropletId({ metadataUrl: values.get(METADATA_URL) as string, timeoutMs: 1000, attempts: 3 }),
       );
-    }
-    id ??= fromMetadata;
-    dropletId ??= fromMetadata;
-  }
-  const reporter = new Reporter(json, `node ${id}`);
-
-  const secretFile = stringFlag(flags, 'secret-file');
-  const options: ElectionNodeOptions = {
-    id,
-    listen,
-    peers: listFlag(flags, 'peers'),
-    clusterSize: intFlag(flags, 'cluster-size', 1),
-    cluster: stringFlag(flags, 'cluster'),
-    secret: secretFile === undefined ? undefined : readSecretFile(secretFile, 'secret-file'),
-    insecure: flags.insecure === true ? true : undefined,
-    stateDir: stringFlag(flags, 'state-dir'),
-    heartbeatIntervalMs: intFlag(flags, 'heartbeat-ms', 1),
-    leaseMs: intFlag(flags, 'lease-ms', 1),
-    peerTimeoutMs: intFlag(flags, 'peer-timeout-ms', 1),
-    maxDriftRate: numberFlag(flags, 'max-drift'),
-    thread: threadFlag(stringFlag(flags, 'thread')),
-    maxStallMs: intFlag(flags, 'max-stall-ms', 1),
+      return dropletId;
+    },
+    id: values.get(ID),
+    bindings: [],
   };
-  for (const key of Object.keys(options) as (keyof ElectionNodeOptions)[]) {
-    if (options[key] === undefined) delete options[key];
-  }
-  const node = new ElectionNode(options);
-  wireNodeEvents(node, reporter);
 
-  let binding: FloatingIpBinding | undefined;
-  let ipStatus: (() => FloatingIpStatus) | undefined;
-  if (floatingIp !== undefined && token !== undefined) {
-    const assigner = await createDigitalOceanAssigner(flags, floatingIp, token, dropletId, metadataUrl);
-    binding = bindFloatingIp(node, assigner, { reconcileIntervalMs: intFlag(flags, 'reconcile-ms', 1) });
-    wireBindingEvents(binding, reporter, floatingIp);
-    ipStatus = trackFloatingIp(binding, floatingIp);
+  // 1. Everything that can be checked without the network, every group, before anything is sent or bound.
+  for (const group of RUN_GROUPS) group.validate?.(ctx);
+  const options = nodeOptions(ctx);
+  try {
+    // The ID may still come from the metadata service: any valid ID checks the rest.
+    resolveOptions({ ...options, id: options.id ?? 1 });
+  } catch (error) {
+    throw flagError(error, ALL_FLAGS);
   }
+  // 2. I/O that the node needs before it exists.
+  for (const group of RUN_GROUPS) await group.prepare?.(ctx);
+  const id = ctx.id as number;
+  ctx.reporter = new Reporter(values.get(JSON_FLAG) === true, `node ${id}`);
+  let node: ElectionNode;
+  try {
+    node = new ElectionNode({ ...options, id } as ElectionNodeOptions);
+  } catch (error) {
+    throw flagError(error, ALL_FLAGS);
+  }
+  wireNodeEvents(node, ctx.reporter);
 
-  await node.start();
-  let http: StatusServer | undefined;
-  if (httpListen !== undefined) {
-    try {
-      http = await startStatusServer(httpListen, node, ipStatus);
-    } catch (error) {
-      await binding?.unbind();
-      await node.stop();
-      throw new Error(`--http: cannot listen on ${httpFlag} (${(error as NodeJS.ErrnoException).code ?? error})`);
+  // 3. Wiring, start, servers. A failure part-way undoes what was done.
+  const beforeStop: Cleanup[] = [];
+  const afterStop: Cleanup[] = [];
+  const undo = async (): Promise<void> => {
+    for (const cleanup of beforeStop.reverse()) await cleanup();
+    await node.stop();
+    for (const cleanup of afterStop.reverse()) await cleanup();
+  };
+  try {
+    for (const group of RUN_GROUPS) {
+      const cleanup = await group.attach?.(node, ctx);
+      if (cleanup !== undefined) beforeStop.push(cleanup);
     }
+    await node.start();
+    for (const group of RUN_GROUPS) {
+      const cleanup = await group.serve?.(node, ctx);
+      if (cleanup !== undefined) afterStop.push(cleanup);
+    }
+  } catch (error) {
+    await undo();
+    throw error;
   }
+  const listen = values.get(LISTEN) as string;
   const address = node.address === null ? listen : formatEndpoint(node.address);
-  reporter.event('started', { id, listen: address, clusterSize: node.status().clusterSize }, `listening on ${address}`);
-  if (http !== undefined) reporter.event('http', { url: http.url }, `status on ${http.url}/status`);
+  ctx.reporter.event(
+    'started',
+    { id, listen: address, clusterSize: node.status().clusterSize },
+    `listening on ${address}`,
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: NodeJS.Signals) => {
       if (stopping) {
-        reporter.event('forced-exit', { signal }, `${signal} again: exiting at once`);
+        ctx.reporter.event('forced-exit', { signal }, `${signal} again: exiting at once`);
         process.exit(130);
       }
       stopping = true;
-      reporter.event('stopping', { signal }, `${signal}: handing over and stopping`);
+      ctx.reporter.event('stopping', { signal }, `${signal}: handing over and stopping`);
       void (async () => {
-        await binding?.unbind();
-        await node.stop();
-        await http?.close();
-        reporter.event('stopped', {}, 'stopped');
+        await undo();
+        ctx.reporter.event('stopped', {}, 'stopped');
         process.off('SIGTERM', shutdown);
         process.off('SIGINT', shutdown);
         resolve(0);
@@ -194,41 +139,17 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
   });
 }
 
-function threadFlag(value: string | undefined): 'worker' | 'main' | undefined {
-  if (value === undefined || value === 'worker' || value === 'main') return value;
-  throw new UsageError(`--thread: expected 'worker' or 'main', got '${value}'`);
-}
-
-function readToken(flags: FlagValues, env: NodeJS.ProcessEnv, reporter: Reporter): string {
-  const file = stringFlag(flags, 'token-file');
-  if (file !== undefined) return readSecretFile(file, 'token-file');
-  const inline = stringFlag(flags, 'token');
-  if (inline !== undefined) {
-    reporter.event('warning', {}, 'warning: --token is visible to every user in ps; prefer --token-file');
-    return inline;
+/** Every group's contribution, with absent values dropped so the library applies its own defaults. */
+function nodeOptions(ctx: RunContext): Partial<ElectionNodeOptions> {
+  const options: Record<string, unknown> = {};
+  for (const group of RUN_GROUPS) {
+    for (const [key, value] of Object.entries(group.nodeOptions?.(ctx) ?? {})) {
+      if (value === undefined) continue;
+      if (key in options) throw new Error(`two flag groups set the node option '${key}'`);
+      options[key] = value;
+    }
   }
-  const fromEnv = env.DIGITALOCEAN_TOKEN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  throw new UsageError('--floating-ip needs a token: --token-file PATH or DIGITALOCEAN_TOKEN');
-}
-
-async function createDigitalOceanAssigner(
-  flags: FlagValues,
-  ip: string,
-  token: string,
-  dropletId: number | undefined,
-  metadataUrl: string | undefined,
-): Promise<FloatingIpAssigner> {
-  // Loaded only when needed: the DigitalOcean module is the only one that pulls in ky.
-  const { DigitalOceanAssigner } = await import('../digitalocean.ts');
-  return new DigitalOceanAssigner({
-    token,
-    ip,
-    dropletId,
-    baseUrl: stringFlag(flags, 'api-url'),
-    metadataUrl,
-    pollIntervalMs: intFlag(flags, 'poll-ms', 1),
-  });
+  return options as Partial<ElectionNodeOptions>;
 }
 
 function wireNodeEvents(node: ElectionNode, reporter: Reporter): void {
@@ -251,39 +172,4 @@ function wireNodeEvents(node: ElectionNode, reporter: Reporter): void {
     ),
   );
   node.on('error', (error) => reporter.event('error', errorFields(error), `warning: ${error.message}`));
-}
-
-function wireBindingEvents(binding: FloatingIpBinding, reporter: Reporter, ip: string): void {
-  binding.events.on('assigned', ({ term, durationMs, attempts }) =>
-    reporter.event(
-      'assigned',
-      { ip, term, durationMs: Math.round(durationMs), attempts },
-      `${ip} moved here in ${Math.round(durationMs)} ms (term ${term}, ${attempts} attempt${attempts === 1 ? '' : 's'})`,
-    ),
-  );
-  binding.events.on('assignFailed', ({ term, error, willRetry }) =>
-    reporter.event(
-      'assignFailed',
-      { ip, term, willRetry, ...errorFields(error) },
-      `could not move ${ip} (term ${term}): ${error.message}${willRetry ? '; retrying' : ''}`,
-    ),
-  );
-  binding.events.on('reconciled', ({ term, holder, corrected }) => {
-    if (corrected) {
-      reporter.event(
-        'reconciled',
-        { ip, term, holder: holder === null ? null : String(holder), corrected },
-        `${ip} was on ${holder ?? 'nobody'}: moved back`,
-      );
-    }
-  });
-  binding.events.on('error', (error) => reporter.event('error', errorFields(error), `warning: ${error.message}`));
-}
-
-function errorFields(error: Error): Record<string, string> {
-  const fields: Record<string, string> = { message: error.message };
-  if (error instanceof LeaderIpError) fields.code = error.code;
-  const reason = (error as { reason?: unknown }).reason;
-  if (typeof reason === 'string') fields.reason = reason;
-  return fields;
 }

@@ -1,58 +1,106 @@
-import { intFlag, parseFlags, stringFlag, UsageError } from './flags.ts';
+import {
+  type FlagGroup,
+  HELP_FLAG,
+  intFlag,
+  parseCommandLine,
+  renderHelp,
+  stringFlag,
+  switchFlag,
+  UsageError,
+} from './flag-table.ts';
 import type { StatusDocument } from './http-status.ts';
+
+const URL_FLAG = stringFlag({
+  name: 'url',
+  metavar: 'URL',
+  help: "the node's status address: HOST:PORT or http://HOST:PORT[/status]",
+});
+const TIMEOUT_MS = intFlag({ name: 'timeout-ms', min: 1, help: 'give up after N ms', default: 3000 });
+const JSON_FLAG = switchFlag({ name: 'json', help: 'print the raw JSON document' });
+const STATUS_FLAGS: readonly FlagGroup[] = [{ title: '', flags: [URL_FLAG, TIMEOUT_MS, JSON_FLAG] }];
 
 export const STATUS_USAGE = `Usage: leader-ip status --url HOST:PORT [--json]
 
 Asks a node started with 'leader-ip run --http HOST:PORT' for its state and prints it.
 Exit code 0 when the node answered, 1 when it could not be reached.
 
-  --url URL              the node's status address: HOST:PORT or http://HOST:PORT[/status]
-  --timeout-ms N         give up after N ms (default 3000)
-  --json                 print the raw JSON document
-  --help`;
-
-const FLAGS = {
-  url: { type: 'string' },
-  'timeout-ms': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
+${renderHelp(STATUS_FLAGS)}`;
 
 /** Runs `leader-ip status`; resolves with the exit code. */
 export async function statusCommand(
   args: string[],
   out: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<number> {
-  const flags = parseFlags(args, FLAGS);
-  if (flags.help) {
+  const flags = parseCommandLine(args, STATUS_FLAGS);
+  if (flags.get(HELP_FLAG)) {
     out(`${STATUS_USAGE}\n`);
     return 0;
   }
-  const raw = stringFlag(flags, 'url');
+  const raw = flags.get(URL_FLAG);
   if (raw === undefined) throw new UsageError('--url is required (the address given to run --http)');
   const url = statusUrl(raw);
-  const timeoutMs = intFlag(flags, 'timeout-ms', 1) ?? 3000;
-  let document: StatusDocument;
+  const timeoutMs = flags.get(TIMEOUT_MS) as number;
+  let body: unknown;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    document = (await response.json()) as StatusDocument;
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    const text = await response.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!isStatusDocument(body)) {
+      throw new NotStatus(`not a leader-ip status endpoint (HTTP ${response.status}, ${describeBody(response, text)})`);
+    }
   } catch (error) {
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : describe(error);
+    const reason =
+      error instanceof NotStatus
+        ? error.message
+        : (error as Error).name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : describe(error);
     throw new Error(`cannot read ${url}: ${reason}`);
   }
-  out(flags.json ? `${JSON.stringify(document, null, 2)}\n` : formatStatus(document));
+  out(flags.get(JSON_FLAG) ? `${JSON.stringify(body, null, 2)}\n` : formatStatus(body));
   return 0;
 }
 
+class NotStatus extends Error {}
+
+/** Just enough of the document's shape to print it; anything else is some other server. */
+function isStatusDocument(value: unknown): value is StatusDocument {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.id === 'number' &&
+    typeof v.role === 'string' &&
+    typeof v.state === 'string' &&
+    typeof v.isLeader === 'boolean' &&
+    typeof v.term === 'number' &&
+    typeof v.clusterSize === 'number' &&
+    Array.isArray(v.peers)
+  );
+}
+
+function describeBody(response: Response, text: string): string {
+  const type = response.headers.get('content-type') ?? 'no content type';
+  return text.length === 0 ? `${type}, empty body` : `${type}, ${text.length} bytes`;
+}
+
 function statusUrl(raw: string): string {
-  const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'http') {
+    throw new UsageError(
+      `--url: unsupported scheme '${scheme}:' (leader-ip run --http serves plain http: give HOST:PORT or http://HOST:PORT)`,
+    );
+  }
   let url: URL;
   try {
-    url = new URL(withScheme);
+    url = new URL(scheme === undefined ? `http://${raw}` : raw);
   } catch {
     throw new UsageError(`--url: not a URL or HOST:PORT: '${raw}'`);
   }
+  if (url.port === '' && scheme === undefined) throw new UsageError(`--url: give a port: '${raw}'`);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/status';
   return url.toString();
 }

@@ -146,6 +146,14 @@ class Reader {
 const FLAG_READY = 1;
 const FLAG_CAN_LEAD = 2;
 const FLAG_LEAVING = 4;
+/**
+ * Health and leadership bits (issue 9). Each is set only when it differs from the default, so a default node sends
+ * the same bytes as before and older members keep decoding its heartbeats.
+ */
+const FLAG_UNHEALTHY = 0x08;
+const FLAG_VOTER_ONLY = 0x10;
+const FLAG_NO_PREEMPT = 0x20;
+const KNOWN_FLAGS = FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING | FLAG_UNHEALTHY | FLAG_VOTER_ONLY | FLAG_NO_PREEMPT;
 
 /** Encodes one message. Throws {@link CodecError} only on values no valid core can produce. */
 export function encodeMessage(message: Message): Uint8Array {
@@ -154,7 +162,12 @@ export function encodeMessage(message: Message): Uint8Array {
     case 'heartbeat': {
       if (message.sees.length > MAX_SEES) throw new CodecError('too many peers in heartbeat');
       const flags =
-        (message.ready ? FLAG_READY : 0) | (message.canLead ? FLAG_CAN_LEAD : 0) | (message.leaving ? FLAG_LEAVING : 0);
+        (message.ready ? FLAG_READY : 0) |
+        (message.canLead ? FLAG_CAN_LEAD : 0) |
+        (message.leaving ? FLAG_LEAVING : 0) |
+        (message.healthy ? 0 : FLAG_UNHEALTHY) |
+        (message.voterOnly ? FLAG_VOTER_ONLY : 0) |
+        (message.preempt ? 0 : FLAG_NO_PREEMPT);
       w.u8(TYPE_HEARTBEAT).u8(flags).uint(message.incarnation).term(message.term).term(message.leaderTerm);
       w.u8(message.sees.length);
       for (const id of message.sees) w.uint(id);
@@ -199,7 +212,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
   switch (type) {
     case TYPE_HEARTBEAT: {
       const flags = r.u8();
-      if (flags & ~(FLAG_READY | FLAG_CAN_LEAD | FLAG_LEAVING)) throw new CodecError('unknown heartbeat flags');
+      if (flags & ~KNOWN_FLAGS) throw new CodecError('unknown heartbeat flags');
       const incarnation = r.uint();
       const term = r.term();
       const leaderTerm = r.term();
@@ -212,6 +225,9 @@ export function decodeMessage(bytes: Uint8Array): Message {
         ready: (flags & FLAG_READY) !== 0,
         canLead: (flags & FLAG_CAN_LEAD) !== 0,
         leaving: (flags & FLAG_LEAVING) !== 0,
+        healthy: (flags & FLAG_UNHEALTHY) === 0,
+        voterOnly: (flags & FLAG_VOTER_ONLY) !== 0,
+        preempt: (flags & FLAG_NO_PREEMPT) === 0,
         term,
         leaderTerm,
         sees,

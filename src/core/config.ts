@@ -21,6 +21,15 @@ export interface CoreConfig {
   readonly maxDriftRate: number;
   /** Random per process start: lets peers tell a restart from a reconnect. */
   readonly incarnation: number;
+  /** Votes and counts toward the majority, never campaigns, never leads (a witness). Default false. */
+  readonly voterOnly?: boolean | undefined;
+  /**
+   * False: a live leader is never displaced by a lower ID (this node does not campaign against one, a leader does
+   * not step aside for one, a voter keeps renewing its holder). Default true (bully order at all times).
+   */
+  readonly preempt?: boolean | undefined;
+  /** With preemption: this node takes over from a live leader only after being able to lead this long. Default 0. */
+  readonly preemptDelayMs?: number | undefined;
   /** Bounds of the append/commit broadcast. Default: `BROADCAST_DEFAULTS` (src/core/broadcast.ts). */
   readonly broadcast?: BroadcastLimits | undefined;
 }

@@ -77,6 +77,14 @@ export interface CoreStatus {
   highestTermSeen: number;
   ready: boolean;
   canLead: boolean;
+  /** Why this node cannot campaign right now, or null when it can (see {@link CannotLeadReason}). */
+  cannotLead: CannotLeadReason | null;
+  /** The health verdict the core was last given (a health check and `setHealthy`; see `health` for details). */
+  healthy: boolean;
+  /** This node votes but never campaigns or leads (the `voterOnly` option). */
+  voterOnly: boolean;
+  /** While nobody leads: why, in words (e.g. every member that could lead is unhealthy); null otherwise. */
+  noLeaderReason: string | null;
   /** Remaining leadership lease, ms (0 unless leader). */
   leaseRemainingMs: number;
   /** Whom this node's own vote-lease is granted to, and for how much longer. */
@@ -86,11 +94,29 @@ export interface CoreStatus {
   broadcast: BroadcastStatus;
 }
 
+/**
+ * Why a node cannot campaign: it is a witness (`voter-only`), its health check or `setHealthy` says it is not fit
+ * (`unhealthy`), its application stalled (`stalled`), it is in its restart wait (`not-ready`), it lost an election
+ * and lets others try (`cooling-down`), or it hears from less than a majority (`no-majority`); `stopped` after stop.
+ */
+export type CannotLeadReason =
+  | 'voter-only'
+  | 'unhealthy'
+  | 'stalled'
+  | 'not-ready'
+  | 'cooling-down'
+  | 'no-majority'
+  | 'stopped';
+
 export interface PeerStatus {
   id: number;
   alive: boolean;
   ready: boolean;
   canLead: boolean;
+  /** The peer's health verdict, per its last heartbeat (true until heard otherwise). */
+  healthy: boolean;
+  /** The peer is a voter-only witness, per its last heartbeat. */
+  voterOnly: boolean;
   lastHeardMsAgo: number | null;
   /** Peer IDs that this peer hears from, per its last heartbeat. */
   sees: number[];
@@ -132,6 +158,8 @@ export class ElectionCore {
   private leaderHint: { id: number; term: number; at: number } | null = null;
   /** The application's thread stopped running (worker mode, `maxStallMs`): it may not lead. See setStalled. */
   private stalled = false;
+  /** The service's health verdict (health check and `setHealthy`): an unhealthy node may not lead. See setHealthy. */
+  private healthy = true;
   private reportedLeader: number | null = null;
   private lastLeaderTerm = 0;
 
@@ -229,6 +257,17 @@ export class ElectionCore {
    */
   setStalled(stalled: boolean, now: number): Effects {
     this.stalled = stalled;
+    return this.finish(now);
+  }
+
+  /**
+   * The node's health verdict changed (its health check with fall/rise, combined with `setHealthy`). An unhealthy
+   * node must not lead: a leader steps down at once (`'unhealthy'`) and releases its votes, so the next node takes
+   * over within a round trip; it keeps voting (the quorum is unaffected), advertises that it cannot lead, and
+   * campaigns again once healthy. Only who campaigns changes, so safety does not depend on it.
+   */
+  setHealthy(healthy: boolean, now: number): Effects {
+    this.healthy = healthy;
     return this.finish(now);
   }
 
@@ -348,6 +387,10 @@ export class ElectionCore {
       highestTermSeen: Math.max(this.knownTerm, this.voter.highestTerm),
       ready: this.isReady(now),
       canLead: this.canLead(now),
+      cannotLead: this.cannotLead(now),
+      healthy: this.healthy,
+      voterOnly: this.config.voterOnly === true,
+      noLeaderReason: this.noLeaderReason(now),
       leaseRemainingMs: this.isLeaderAt(now) ? Math.max(0, this.leaseExpiry - now) : 0,
       vote: grant && { holder: grant.holder, term: grant.term, remainingMs: Math.max(0, grant.expiresAt - now) },
       peers: this.peers.all().map((peer) => ({
@@ -355,6 +398,8 @@ export class ElectionCore {
         alive: this.peers.alive(peer, now),
         ready: peer.heartbeat?.ready ?? false,
         canLead: peer.heartbeat?.canLead ?? false,
+        healthy: peer.heartbeat?.healthy ?? true,
+        voterOnly: peer.heartbeat?.voterOnly ?? false,
         lastHeardMsAgo: peer.lastHeardAt === null ? null : Math.max(0, now - peer.lastHeardAt),
         sees: [...(peer.heartbeat?.sees ?? [])],
       })),
@@ -395,9 +440,10 @@ export class ElectionCore {
   private onVoteRequest(from: number, request: VoteRequest, now: number): void {
     this.peers.get(from).lastRequestAt = now;
     this.learnTerm(request.term);
-    // Bully rule: a lower ID asking for votes means it can lead; step aside and free our votes for it.
+    // Bully rule: a lower ID asking for votes means it can lead; step aside and free our votes for it. Without
+    // preemption a leader holding its lease keeps it (the lower node campaigns only when it sees no leader).
     if (from < this.id) {
-      if (this.role === 'leader') this.stepDown(now, 'preempted');
+      if (this.role === 'leader' && (this.preempts() || now >= this.leaseExpiry)) this.stepDown(now, 'preempted');
       else if (this.role === 'candidate') this.abandon(now, false);
     }
     this.handleRequest(from, request, now, true);
@@ -421,6 +467,11 @@ export class ElectionCore {
       ready: this.isReady(now),
       stopping: this.stopping,
       lowerCampaigner: (candidate) => {
+        // Without preemption the renewal of a live leader is not refused for a lower campaigner: the bully order
+        // applies only to elections that happen anyway. (A preference only: the grant rules keep safety.)
+        if (!this.preempts() && this.leaderAt(now) === candidate && this.voter.grantAt(now)?.holder === candidate) {
+          return null;
+        }
         if (this.role !== 'follower' && this.id < candidate) return this.id;
         return this.peers.lowestCampaignerBelow(candidate, now, this.timing.campaignWindowMs);
       },
@@ -576,6 +627,7 @@ export class ElectionCore {
   private step(now: number): void {
     if (this.role === 'leader' && now >= this.leaseExpiry) this.stepDown(now, 'lease-expired');
     if (this.role === 'leader' && this.stalled) this.stepDown(now, 'stalled');
+    if (this.role === 'leader' && !this.healthy) this.stepDown(now, 'unhealthy');
 
     this.grantPending(now);
 
@@ -585,7 +637,8 @@ export class ElectionCore {
     if (this.role === 'follower' && shouldCampaign && now >= this.campaignAt(now)) {
       this.campaign(now);
     } else if (this.role === 'candidate') {
-      if (!shouldCampaign) this.abandon(now, false);
+      // Without preemption a candidate that learns of a live leader (a race with its election) gives way to it.
+      if (!shouldCampaign || (!this.preempts() && this.incumbent(now) !== null)) this.abandon(now, false);
       else if (now - (this.candidacy?.startedAt ?? now) > this.timing.candidacyTimeoutMs) this.abandon(now, true);
     }
 
@@ -620,8 +673,27 @@ export class ElectionCore {
    */
   private campaignAt(now: number): number {
     if (this.eligibleSince === null) return Number.POSITIVE_INFINITY;
-    const rank = this.peers.aliveIds(now).filter((id) => id < this.id).length;
-    return this.eligibleSince + rank * this.config.heartbeatIntervalMs;
+    // Peers known unable to lead (witnesses, unhealthy) do not count: they will not go first.
+    const rank = this.peers
+      .all()
+      .filter((p) => p.id < this.id && this.peers.alive(p, now) && p.heartbeat?.voterOnly !== true)
+      .filter((p) => p.heartbeat?.healthy !== false).length;
+    const at = this.eligibleSince + rank * this.config.heartbeatIntervalMs;
+    // Displacing a live leader moves the IP (seconds of outage on a cloud): never without preemption, and with
+    // `preemptDelayMs` only once this node has been able to lead that long, so a flapping node does not bounce it.
+    if (this.incumbent(now) === null) return at;
+    if (!this.preempts()) return Number.POSITIVE_INFINITY;
+    return Math.max(at, this.eligibleSince + (this.config.preemptDelayMs ?? 0));
+  }
+
+  /** A live leader other than this node, as seen now: campaigning would displace it. */
+  private incumbent(now: number): number | null {
+    const leader = this.leaderAt(now);
+    return leader !== null && leader !== this.id ? leader : null;
+  }
+
+  private preempts(): boolean {
+    return this.config.preempt !== false;
   }
 
   private wakeAt(now: number): number {
@@ -647,12 +719,34 @@ export class ElectionCore {
   }
 
   private canLead(now: number): boolean {
-    return (
-      !this.stalled &&
-      this.isReady(now) &&
-      now >= this.cooldownUntil &&
-      1 + this.peers.aliveIds(now).length >= this.timing.majority
-    );
+    return this.cannotLead(now) === null;
+  }
+
+  private cannotLead(now: number): CannotLeadReason | null {
+    if (!this.active()) return 'stopped';
+    if (this.config.voterOnly === true) return 'voter-only';
+    if (this.stalled) return 'stalled';
+    if (!this.healthy) return 'unhealthy';
+    if (!this.isReady(now)) return 'not-ready';
+    if (now < this.cooldownUntil) return 'cooling-down';
+    if (1 + this.peers.aliveIds(now).length < this.timing.majority) return 'no-majority';
+    return null;
+  }
+
+  /**
+   * While nobody leads, why: which members could not lead, by their own word (heartbeats) and this node's. Only
+   * the members heard from are named; the rest are down or unreachable from here.
+   */
+  private noLeaderReason(now: number): string | null {
+    if (!this.active() || this.leaderAt(now) !== null || this.role !== 'follower') return null;
+    const parts = [`${this.id} ${this.cannotLead(now) ?? 'can lead'}`];
+    for (const peer of this.peers.all()) {
+      if (!this.peers.alive(peer, now)) parts.push(`${peer.id} unreachable`);
+      else if (peer.heartbeat?.voterOnly) parts.push(`${peer.id} voter-only`);
+      else if (peer.heartbeat?.healthy === false) parts.push(`${peer.id} unhealthy`);
+      else parts.push(`${peer.id} ${peer.heartbeat?.canLead ? 'can lead' : 'cannot lead yet'}`);
+    }
+    return `no leader: ${parts.join(', ')}`;
   }
 
   /** This node's leadership term if it leads at `now` (lease checked at this very moment), else null. */
@@ -671,6 +765,9 @@ export class ElectionCore {
       ready: !leaving && this.isReady(now),
       canLead: !leaving && this.canLead(now),
       leaving,
+      healthy: this.healthy && !this.stalled,
+      voterOnly: this.config.voterOnly === true,
+      preempt: this.preempts(),
       term: Math.max(this.knownTerm, this.voter.highestTerm),
       leaderTerm: !leaving && this.isLeaderAt(now) ? this.lastLeaderTerm : 0,
       sees: this.peers.aliveIds(now),
@@ -680,7 +777,7 @@ export class ElectionCore {
 
   /** The parts of a heartbeat whose change is worth telling peers about before the next interval. */
   private describe(hb: Heartbeat): string {
-    return `${hb.ready}/${hb.canLead}/${hb.leaderTerm}`;
+    return `${hb.ready}/${hb.canLead}/${hb.leaderTerm}/${hb.healthy}`;
   }
 
   private broadcast(message: Message): void {

@@ -15,6 +15,12 @@ export interface Heartbeat {
   readonly canLead: boolean;
   /** Sent once by a node that is stopping gracefully. */
   readonly leaving: boolean;
+  /** The sender's health verdict (its health check, `setHealthy`, not stalled): an unhealthy node cannot lead. */
+  readonly healthy: boolean;
+  /** The sender is a voter-only witness: it votes, never leads. */
+  readonly voterOnly: boolean;
+  /** The sender's `preempt` setting (every member should have the same; a mismatch is logged). */
+  readonly preempt: boolean;
   /** Highest term the sender knows of. */
   readonly term: number;
   /** The sender's leadership term while it leads, else 0. */

@@ -6,6 +6,7 @@
  */
 
 import type { LeaderIpError } from '../errors.ts';
+import type { HealthChange } from '../health/health-monitor.ts';
 import type { GainedLeadershipInfo, LeaderChangeInfo, LostLeadershipInfo } from '../node/events.ts';
 
 /**
@@ -20,6 +21,12 @@ export interface LeadershipEvents {
   lostLeadership: (info: LostLeadershipInfo) => void;
   /** The leader as this node sees it changed: a node ID, or `null` while there is none. */
   leaderChange: (leaderId: number | null, info: LeaderChangeInfo) => void;
+  /**
+   * This node's health verdict flipped (its `health` check crossed `fall`/`rise`, or `setHealthy()` changed it;
+   * both must say healthy). An unhealthy node does not lead; a leader steps down with reason `'unhealthy'`.
+   * Backends with health gating (`LeadershipOptions`) emit it.
+   */
+  healthChange: (change: HealthChange) => void;
   error: (error: LeaderIpError) => void;
 }
 

@@ -9,11 +9,13 @@ import {
   LeaderIpError,
   StateError,
 } from '../errors.ts';
+import { HealthMonitor, type HealthStatus } from '../health/health-monitor.ts';
 import type { LeadershipSource, LeadershipStatus } from '../leadership/leadership-source.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
 import type { Endpoint } from '../util/address.ts';
 import { logger } from '../util/log.ts';
 import { monotonicMs } from '../util/monotonic.ts';
+import { checkBoolean, checkObject, checkString } from '../util/validate.ts';
 import { type EngineHost, startInlineEngine, startWorkerEngine } from './engine-host.ts';
 import {
   deserializeError,
@@ -45,6 +47,22 @@ export interface ElectionNodeStatus extends CoreStatus, LeadershipStatus {
   transitions: number;
   /** Transport counters (frames, bytes, connections, refusals by reason); null before start. */
   transport: TcpTransportStats | null;
+  /** This node's health: the verdict and why, the check's consecutive failures/successes, its last duration. */
+  health: HealthStatus;
+}
+
+/** What {@link ElectionNode.waitForLeadership} resolves with: the leadership's term and its signal. */
+export interface Leadership {
+  /** The fencing term. */
+  term: number;
+  /** Aborts the moment this leadership ends (see `GainedLeadershipInfo.signal`). */
+  signal: AbortSignal;
+}
+
+/** Options of {@link ElectionNode.waitForLeadership}. */
+export interface WaitForLeadershipOptions {
+  /** Stops waiting: the promise rejects with an {@link AbortError}. */
+  signal?: AbortSignal | undefined;
 }
 
 /** How long `status()` waits for a busy worker before answering from its last snapshot. */
@@ -121,6 +139,10 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
   #leading: number | null = null;
   /** Aborted when the leadership in `#leading` ends (the `signal` of its `gainedLeadership`). */
   #leadership: AbortController | undefined;
+  /** The health check (main thread, beside the application it checks) and the `setHealthy` switch. */
+  readonly #health: HealthMonitor;
+  /** `waitForLeadership` calls to reject when the node stops or fails before leading. */
+  readonly #stopWaiters = new Set<() => void>();
   /** The leader last reported through `leaderChange`. */
   #reportedLeader: number | null = null;
   #failed = false;
@@ -207,6 +229,69 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     super();
     this.#options = resolveOptions(options);
     this.#peers = [...this.#options.peers];
+    // Already validated by resolveOptions (same validator, same paths): this cannot throw.
+    this.#health = new HealthMonitor(options.health);
+    this.#health.on('change', (change) => {
+      this.#host?.send({ type: 'setHealthy', healthy: change.healthy });
+      log('node %d is %s (%s)', this.#options.id, change.healthy ? 'healthy' : 'unhealthy', change.reason);
+      this.#emitSafely('healthChange', change);
+    });
+  }
+
+  /**
+   * The push-style health switch, combined with the `health` check: the node is healthy only when both say so.
+   * `setHealthy(false, 'draining')` before a deploy makes a leader hand over within a round trip (it steps down
+   * with reason `'unhealthy'` and releases its votes) while it keeps voting; `setHealthy(true)` lets it lead again.
+   * Emits `healthChange` when the verdict flips. Works before `start()` too.
+   */
+  setHealthy(healthy: boolean, reason?: string | undefined): void {
+    checkBoolean(healthy, 'healthy');
+    if (reason !== undefined) checkString(reason, 'reason', 200);
+    if (this.#state === 'stopped') return;
+    this.#health.setHealthy(healthy, reason);
+  }
+
+  /**
+   * Resolves once this node leads (at once if it does), with the leadership's term and a signal that aborts when it
+   * ends. Rejects with an {@link AbortError} when `options.signal` aborts, or a {@link StateError} when the node
+   * stops first.
+   */
+  waitForLeadership(options: WaitForLeadershipOptions = {}): Promise<Leadership> {
+    const o = checkObject(options, 'options');
+    const signal = o.signal as AbortSignal | undefined;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new ConfigError('signal', 'expected an AbortSignal');
+    }
+    const current = this.#leadership;
+    if (this.isLeader && current !== undefined && this.#leading !== null) {
+      return Promise.resolve({ term: this.#leading, signal: current.signal });
+    }
+    if (signal?.aborted) return Promise.reject(new AbortError('waitForLeadership aborted', { cause: signal.reason }));
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      return Promise.reject(new StateError('waitForLeadership() on a stopped node'));
+    }
+    return new Promise<Leadership>((resolve, reject) => {
+      const cleanup = (): void => {
+        this.off('gainedLeadership', onGained);
+        this.#stopWaiters.delete(onStopped);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onGained = ({ term, signal: leadership }: { term: number; signal: AbortSignal }): void => {
+        cleanup();
+        resolve({ term, signal: leadership });
+      };
+      const onStopped = (): void => {
+        cleanup();
+        reject(new StateError('the node stopped before it led'));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AbortError('waitForLeadership aborted', { cause: signal?.reason }));
+      };
+      this.on('gainedLeadership', onGained);
+      this.#stopWaiters.add(onStopped);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** This node's ID. */
@@ -261,7 +346,9 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     const ready = new Promise<void>((resolve, reject) => {
       this.#startWaiter = { resolve, reject };
     });
-    const options: ResolvedOptions = { ...this.#options, peers: [...this.#peers] };
+    // The check starts with the node, so a verdict is in by the time the restart wait ends (one lease).
+    this.#health.start();
+    const options: ResolvedOptions = { ...this.#options, peers: [...this.#peers], healthy: this.#health.healthy };
     const callbacks = {
       event: (event: Envelope<EngineEvents>) => dispatch(this.#events, event),
       failed: (error: Error) => this.#engineFailed(error),
@@ -277,6 +364,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       await ready;
     } catch (error) {
       this.#state = 'stopped';
+      this.#health.stop();
+      this.#rejectWaiters();
       await this.#host?.close();
       throw error;
     } finally {
@@ -284,6 +373,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     }
     if (this.#stopRequested) {
       // stop() was called meanwhile: it waits for this, and nothing may keep running once it resolves.
+      this.#health.stop();
       await this.#halt();
       this.#state = 'stopped';
       throw new AbortError('stop() was called before start() completed');
@@ -438,6 +528,10 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       highestTermSeen: 0,
       ready: false,
       canLead: false,
+      cannotLead: 'not-ready' as const,
+      healthy: this.#health.healthy,
+      voterOnly: this.#options.voterOnly,
+      noLeaderReason: null,
       leaseRemainingMs: 0,
       vote: null,
       peers: [],
@@ -465,6 +559,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       badMessages: engine?.badMessages ?? 0,
       transitions: this.#transitions,
       transport: engine?.transport ?? null,
+      health: this.#health.status(),
     };
   }
 
@@ -484,14 +579,17 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       this.#stopRequested = true;
       await this.#starting?.catch(() => {});
     }
+    this.#health.stop();
     if (this.#state !== 'running') {
       this.#state = 'stopped';
+      this.#rejectWaiters();
       return;
     }
     this.#state = 'stopping';
     await this.#halt();
     this.#failAppends('stopped');
     this.#state = 'stopped';
+    this.#rejectWaiters();
     log('node %d stopped', this.#options.id);
   }
 
@@ -523,6 +621,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     this.#failed = true;
     const term = this.#leading;
     this.#leading = null;
+    this.#health.stop();
+    if (term !== null) this.#endLeadership('failed');
     const error = new EngineError(`the election engine failed: ${cause.message}`, { cause });
     log('node %d: %s', this.#options.id, error.message);
     this.#startWaiter?.reject(error);
@@ -548,6 +648,11 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       this.#emitSafely('leaderChange', null, { term: this.term });
     }
     this.#emitSafely('error', error);
+    this.#rejectWaiters();
+  }
+
+  #rejectWaiters(): void {
+    for (const waiter of [...this.#stopWaiters]) waiter();
   }
 
   /** Aborts the ended leadership's signal (an abort listener that throws is reported by Node, not thrown here). */

@@ -27,6 +27,8 @@ export interface EngineCommands {
   append: { requestId: number; data: Uint8Array };
   /** The application stored the delivered entry `(term, index)`. */
   confirm: { term: number; index: number };
+  /** The health verdict changed (health check with fall/rise, combined with `setHealthy`). */
+  setHealthy: { healthy: boolean };
   /** Test hook: the engine throws from its event loop, as a bug would (worker mode: the worker dies). */
   crash: { message: string };
 }

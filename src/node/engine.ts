@@ -47,6 +47,8 @@ export class Engine {
   #badMessages = 0;
   #persistFailing = false;
   #stalled = false;
+  /** The latest health verdict from the main thread (the health monitor runs there, beside the application). */
+  #healthy: boolean;
 
   /** The command table: one handler per {@link EngineCommands} entry. */
   readonly commands: Handlers<EngineCommands> = {
@@ -62,6 +64,12 @@ export class Engine {
       } else this.#drive((core, now) => core.append(requestId, data, now));
     },
     confirm: ({ term, index }) => this.#drive((core, now) => core.confirmAppend(term, index, now)),
+    setHealthy: ({ healthy }) => {
+      if (healthy === this.#healthy) return;
+      this.#healthy = healthy;
+      log('node %d: %s', this.#options.id, healthy ? 'healthy: may lead' : 'unhealthy: standing down, not campaigning');
+      this.#drive((core, now) => core.setHealthy(healthy, now));
+    },
     crash: ({ message }) => {
       throw new Error(message);
     },
@@ -78,6 +86,7 @@ export class Engine {
     this.#post = post;
     this.#watchMain = watchMain;
     this.#peers = [...options.peers];
+    this.#healthy = options.healthy;
     this.#stateFile = options.stateDir === undefined ? undefined : new StateFile(options.stateDir, options.id);
   }
 
@@ -103,9 +112,14 @@ export class Engine {
           maxDriftRate: o.maxDriftRate,
           incarnation: randomInt(1, 0xffffffff),
           broadcast: o.broadcast,
+          voterOnly: o.voterOnly,
+          preempt: o.preempt,
+          preemptDelayMs: o.preemptDelayMs,
         },
         persisted,
       );
+      // Before start: sets the verdict the core starts from (it yields no effects while not started).
+      this.#core.setHealthy(this.#healthy, monotonicMs());
     } catch (error) {
       this.#state = 'stopped';
       await transport?.stop();

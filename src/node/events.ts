@@ -15,6 +15,11 @@ export type LostLeadershipReason =
    */
   | 'stalled'
   /**
+   * The node's health check failed `fall` times in a row, or `setHealthy(false)` was called: it stepped down at once
+   * and released its votes, so the next healthy node took over within a round trip.
+   */
+  | 'unhealthy'
+  /**
    * The election engine failed (its worker thread threw or exited): the node stopped leading at once, and is
    * stopped. An `error` event carries the cause.
    */

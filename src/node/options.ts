@@ -7,13 +7,17 @@ import {
 import { MAX_SEES } from '../core/codec.ts';
 import { timingProblem } from '../core/config.ts';
 import { ConfigError } from '../errors.ts';
+import { LEADERSHIP_KEYS, type LeadershipOptions, resolveLeadershipOptions } from '../leadership/leadership-options.ts';
 import { resolveTuning, TRANSPORT_DEFAULTS, type TransportTuningValues, TUNING_KEYS } from '../transport/options.ts';
 import type { TransportOptions } from '../transport/types.ts';
-import { type Endpoint, formatEndpoint, parseEndpoint } from '../util/address.ts';
+import { type Endpoint, endpointKey, formatEndpoint, parseEndpoint } from '../util/address.ts';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.ts';
 
-/** Options of {@link ElectionNode}. Only `id` and `listen` are required. */
-export interface ElectionNodeOptions {
+/**
+ * Options of {@link ElectionNode}. Only `id` and `listen` are required. Health gating, voter-only witnesses and
+ * preemption control (`health`, `voterOnly`, `preempt`, `preemptDelayMs`) are the {@link LeadershipOptions}.
+ */
+export interface ElectionNodeOptions extends LeadershipOptions {
   /** This node's ID: a positive safe integer, unique in the cluster. Lower IDs win; see docs/operations.md. */
   id: number;
   /** Where to listen: `'host:port'` or `'[v6]:port'`. Port 0 picks a free port (see `node.address`). */
@@ -166,6 +170,14 @@ export interface ResolvedOptions {
   thread: 'worker' | 'main';
   maxStallMs: number;
   broadcast: BroadcastLimits;
+  voterOnly: boolean;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /**
+   * The health verdict the engine starts with: true without a health check, false with one (until its first pass).
+   * The check itself (a function) stays on the main thread; verdicts cross as `setHealthy` commands.
+   */
+  healthy: boolean;
   /** `maxConnectionsPerAddress` is undefined when not given: derived from the final cluster size at start. */
   transport: Omit<TransportTuningValues, 'maxConnectionsPerAddress' | 'keepaliveMs' | 'maxWriteBufferBytes'> & {
     maxConnectionsPerAddress: number | undefined;
@@ -191,6 +203,7 @@ const KNOWN = [
   'thread',
   'maxStallMs',
   'broadcast',
+  ...LEADERSHIP_KEYS,
 ] as const;
 
 /** The transport knobs a node exposes (the others keep the transport's defaults). */
@@ -252,6 +265,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const encrypt = checkBoolean(options.encrypt ?? d.encrypt, 'encrypt');
   const transport = checkTransport(options.transport, clusterSize);
   if (encrypt && secret === undefined) throw new ConfigError('encrypt', 'needs a secret');
+  // Peers may still be added before start (addPeer): only a cluster of one for sure is known here.
+  const leadership = resolveLeadershipOptions(
+    options,
+    clusterSizeExplicit || peers.length > 0 ? clusterSize : undefined,
+  );
   return {
     id,
     listen,
@@ -271,6 +289,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxStallMs: checkMaxStall(options.maxStallMs ?? d.maxStallMs, heartbeatIntervalMs),
     transport,
     broadcast: checkBroadcast(options.broadcast, transport.maxFrameBytes),
+    voterOnly: leadership.voterOnly,
+    preempt: leadership.preempt,
+    preemptDelayMs: leadership.preemptDelayMs,
+    healthy: leadership.health.check === null,
   };
 }
 
@@ -312,10 +334,18 @@ function checkBroadcast(value: unknown, maxFrameBytes: number): BroadcastLimits 
 export function checkNewPeer(value: unknown, field: string, existing: readonly Endpoint[], listen: Endpoint): Endpoint {
   const endpoint = parseEndpoint(value, field);
   const text = formatEndpoint(endpoint);
-  if (listen.port !== 0 && text === formatEndpoint(listen)) {
+  const key = endpointKey(endpoint);
+  if (listen.port !== 0 && key === endpointKey(listen)) {
     throw new ConfigError(field, `'${text}' is this node's own listen address`);
   }
-  if (existing.some((peer) => formatEndpoint(peer) === text)) throw new ConfigError(field, `duplicate peer '${text}'`);
+  const same = existing.find((peer) => endpointKey(peer) === key);
+  if (same !== undefined) {
+    const other = formatEndpoint(same);
+    throw new ConfigError(
+      field,
+      other === text ? `duplicate peer '${text}'` : `'${text}' is the same peer as '${other}'`,
+    );
+  }
   return endpoint;
 }
 

@@ -42,6 +42,29 @@ export function formatEndpoint(endpoint: Endpoint): string {
   return isIP(endpoint.host) === 6 ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
 }
 
+/**
+ * A key equal for two spellings of the same endpoint: host case and a trailing dot ignored, IP literals in
+ * canonical form (`127.1` and `127.0.0.1`, `[0:0::1]` and `[::1]`, `::ffff:10.0.0.1` and `10.0.0.1`), and every
+ * loopback spelling (`localhost`, `127.0.0.1`, `::1`) one host, since `localhost` resolves to either. Used to
+ * refuse one peer listed twice, which would inflate the cluster size and so the majority.
+ */
+export function endpointKey(endpoint: Endpoint): string {
+  let host = endpoint.host.toLowerCase().replace(/\.$/, '');
+  try {
+    host = new URL(`http://${isIP(host) === 6 ? `[${host}]` : host}/`).hostname;
+  } catch {
+    // Not a valid URL host: keep it as written (parseEndpoint already vetted it).
+  }
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped !== null) {
+    const high = Number.parseInt(mapped[1] as string, 16);
+    const low = Number.parseInt(mapped[2] as string, 16);
+    host = `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  if (host === 'localhost' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'))) host = 'loopback';
+  return `${host}:${endpoint.port}`;
+}
+
 /** Whether `host` is a loopback address or `localhost` (where an unauthenticated cluster is tolerated). */
 export function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;

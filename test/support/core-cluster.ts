@@ -43,6 +43,8 @@ export class CoreCluster {
   private incarnation = 1;
   /** Directed links that drop everything, as "from>to". */
   readonly cut = new Set<string>();
+  /** Per-node settings beyond the timing (voterOnly, preempt, preemptDelayMs), applied at each (re)start. */
+  readonly settings = new Map<number, Pick<CoreConfig, 'voterOnly' | 'preempt' | 'preemptDelayMs'>>();
 
   constructor(
     readonly ids: number[],
@@ -51,7 +53,13 @@ export class CoreCluster {
   ) {}
 
   config(id: number): CoreConfig {
-    return { id, clusterSize: this.ids.length, ...this.timing, incarnation: this.incarnation++ };
+    return {
+      id,
+      clusterSize: this.ids.length,
+      ...this.timing,
+      incarnation: this.incarnation++,
+      ...this.settings.get(id),
+    };
   }
 
   start(id: number, persisted?: PersistedState): ElectionCore {
@@ -68,6 +76,12 @@ export class CoreCluster {
 
   startAll(): void {
     for (const id of this.ids) this.start(id);
+  }
+
+  /** Tells node `id` its health verdict (what the engine does on a `setHealthy` command). */
+  setHealthy(id: number, healthy: boolean): void {
+    const core = this.cores.get(id);
+    if (core) this.apply(id, core.setHealthy(healthy, this.now));
   }
 
   crash(id: number): void {

@@ -45,12 +45,35 @@ export interface OpenApiValidator {
   validateResponse: FakeResponseValidator;
 }
 
+/** How a provider's description is applied to the requests the fake receives. */
+export interface OpenApiValidatorOptions {
+  /** Prefix of every path on the wire that the description's `paths` omit (its `servers` URL path), e.g. `/v1`. */
+  basePath?: string | undefined;
+  /** Require a bearer Authorization header even where the description declares no security (Hetzner's). */
+  requireBearer?: boolean | undefined;
+  /**
+   * Statuses the provider sends although the description does not list them (the providers' README says so, e.g.
+   * Vultr's 429 and 5xx); their bodies are not checked. Any other undescribed status is a violation.
+   */
+  undescribedStatuses?: readonly number[] | undefined;
+}
+
 /** Builds request and response validators from the OpenAPI file. */
-export function createOpenApiValidator(specPath: URL = SPEC_PATH): OpenApiValidator {
-  const spec = enforceDiscriminators(JSON.parse(readFileSync(specPath, 'utf8'))) as {
+export function createOpenApiValidator(
+  specPath: URL = SPEC_PATH,
+  options: OpenApiValidatorOptions = {},
+): OpenApiValidator {
+  const spec = normalizeNullable(enforceDiscriminators(JSON.parse(readFileSync(specPath, 'utf8')))) as {
     paths: Record<string, Record<string, unknown>>;
     security?: Array<Record<string, string[]>>;
+    components?: { securitySchemes?: Record<string, { type?: string; scheme?: string }> };
   };
+  const basePath = options.basePath ?? '';
+  const bearerSchemes = new Set(
+    Object.entries(spec.components?.securitySchemes ?? { bearer_auth: { type: 'http', scheme: 'bearer' } })
+      .filter(([, scheme]) => scheme.type === 'http' && scheme.scheme === 'bearer')
+      .map(([name]) => name),
+  );
   // `strict: false`: the description uses OpenAPI-only keywords (example, discriminator with anyOf) that are
   // annotations here. ajv implements OpenAPI's `nullable` itself.
   const ajv = new Ajv({ strict: false, allErrors: true });
@@ -89,10 +112,14 @@ export function createOpenApiValidator(specPath: URL = SPEC_PATH): OpenApiValida
       operations,
     };
   });
+  // Literal segments win over templates (`/actions/assign` is not `/actions/{action_id}`), as OpenAPI says.
+  routes.sort((a, b) => a.names.length - b.names.length);
 
   const find = (request: FakeValidatedRequest): { route: Route; values: string[]; op: Operation } | string => {
+    if (!request.pathname.startsWith(basePath)) return `${request.pathname} is outside ${basePath}`;
+    const pathname = request.pathname.slice(basePath.length);
     for (const route of routes) {
-      const m = route.pattern.exec(request.pathname);
+      const m = route.pattern.exec(pathname);
       if (m === null) continue;
       const op = route.operations.get(request.method);
       if (op === undefined) return `${request.method} is not an operation of ${route.template}`;
@@ -129,7 +156,9 @@ export function createOpenApiValidator(specPath: URL = SPEC_PATH): OpenApiValida
     }
 
     const security = op.security ?? spec.security ?? [];
-    const needsBearer = security.length > 0 && security.every((s) => 'bearer_auth' in s);
+    const needsBearer =
+      options.requireBearer === true ||
+      (security.length > 0 && security.every((s) => Object.keys(s).some((name) => bearerSchemes.has(name))));
     if (needsBearer && !/^Bearer [\x21-\x7e]+$/.test(request.headers.authorization ?? '')) {
       problems.push('a bearer Authorization header is required');
     }
@@ -153,8 +182,11 @@ export function createOpenApiValidator(specPath: URL = SPEC_PATH): OpenApiValida
     if (typeof found === 'string') return [];
     // 422 is not described (DigitalOcean sends it nonetheless, see docs/assigners.md) but has the documented error
     // body: check it as `default`.
-    const response = found.op.responses[String(status)] ?? found.op.responses.default;
-    if (response === undefined) return [`status ${status} is not described`];
+    const responses = found.op.responses;
+    const response = responses[String(status)] ?? responses[`${String(status)[0]}xx`] ?? responses.default;
+    if (response === undefined) {
+      return options.undescribedStatuses?.includes(status) ? [] : [`status ${status} is not described`];
+    }
     const schema = response.content?.['application/json']?.schema;
     return schema === undefined ? [] : check(schema, body, `response ${status} body`);
   };
@@ -182,6 +214,19 @@ function enforceDiscriminators(node: unknown): unknown {
     anyOf: [{ not: { type: 'object', required: [property], properties: { [property]: { const: key } } } }, branches[i]],
   }));
   return { ...schema, allOf: [...((schema.allOf as Schema[] | undefined) ?? []), ...rules] };
+}
+
+/**
+ * OpenAPI 3.0 allows `nullable: true` beside `allOf` without a `type` (Hetzner's action `error`); ajv's `nullable`
+ * support needs a `type`. Such a schema means "this, or null", which is what it becomes here.
+ */
+function normalizeNullable(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(normalizeNullable);
+  if (typeof node !== 'object' || node === null) return node;
+  const schema = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, normalizeNullable(v)])) as Schema;
+  if (schema.nullable !== true || 'type' in schema) return schema;
+  const { nullable: _, description, ...rest } = schema;
+  return { description, anyOf: [rest, { type: 'null' }] };
 }
 
 function coerce(raw: string, schema: Schema | undefined): unknown {

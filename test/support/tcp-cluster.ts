@@ -39,12 +39,23 @@ export interface TestCluster {
   stopAll(): Promise<void>;
 }
 
-export async function startCluster(ids: number[], common: Partial<ElectionNodeOptions> = {}): Promise<TestCluster> {
+export async function startCluster(
+  ids: number[],
+  common: Partial<ElectionNodeOptions> = {},
+  /** Per-node options on top of `common` (voterOnly, health, ...), applied at every (re)start. */
+  perNode: (id: number) => Partial<ElectionNodeOptions> = () => ({}),
+): Promise<TestCluster> {
   const nodes = new Map<number, ElectionNode>();
   const ports = new Map<number, number>();
   const gains: TestCluster['gains'] = [];
   const make = (id: number, port: number) => {
-    const node = new ElectionNode({ id, listen: `127.0.0.1:${port}`, clusterSize: ids.length, ...common });
+    const node = new ElectionNode({
+      id,
+      listen: `127.0.0.1:${port}`,
+      clusterSize: ids.length,
+      ...common,
+      ...perNode(id),
+    });
     node.on('gainedLeadership', ({ term }) => {
       // Safety is about what isLeader says at one instant. With the election on worker threads, this (shared) main
       // thread may deliver a gain late, after the leadership already ended and a successor's gain was delivered:

@@ -5,13 +5,14 @@ import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/v
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
 import { abortErrorOf, backoffDelay, Deadline, sleep, throwIfAborted } from '../timing.ts';
 import { type ApiResponse, apiError, type CallContext, DigitalOceanClient, isPendingEvent } from './client.ts';
+import { DIGITALOCEAN_DEFAULTS } from './defaults.ts';
 import {
   DigitalOceanActionError,
   DigitalOceanApiError,
   DigitalOceanDeadlineError,
   DigitalOceanNetworkError,
 } from './errors.ts';
-import { DEFAULT_METADATA_URL, readDropletId } from './metadata.ts';
+import { readDropletId } from './metadata.ts';
 
 const log = logger('digitalocean');
 
@@ -136,19 +137,39 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('token', 'must be printable ASCII without spaces');
     [this.ip, this.family] = checkIp(o.ip, 'ip');
     this.#dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
-    const baseUrl = checkUrl(o.baseUrl ?? 'https://api.digitalocean.com', 'baseUrl');
-    this.#metadataUrl = checkUrl(o.metadataUrl ?? DEFAULT_METADATA_URL, 'metadataUrl');
+    const baseUrl = checkUrl(o.baseUrl ?? DIGITALOCEAN_DEFAULTS.baseUrl, 'baseUrl');
+    this.#metadataUrl = checkUrl(o.metadataUrl ?? DIGITALOCEAN_DEFAULTS.metadataUrl, 'metadataUrl');
     this.endpoint = checkEndpoint(o.endpoint, this.family);
-    const requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
-    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 60_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
-    this.#pollIntervalMs = checkInt(o.pollIntervalMs ?? 500, 'pollIntervalMs', 1, MAX_TIMER_MS);
+    const requestTimeoutMs = checkInt(
+      o.requestTimeoutMs ?? DIGITALOCEAN_DEFAULTS.requestTimeoutMs,
+      'requestTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
+    this.#assignTimeoutMs = checkInt(
+      o.assignTimeoutMs ?? DIGITALOCEAN_DEFAULTS.assignTimeoutMs,
+      'assignTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
+    this.#pollIntervalMs = checkInt(
+      o.pollIntervalMs ?? DIGITALOCEAN_DEFAULTS.pollIntervalMs,
+      'pollIntervalMs',
+      1,
+      MAX_TIMER_MS,
+    );
     this.#maxPollIntervalMs = checkInt(
       o.maxPollIntervalMs ?? Math.max(4000, this.#pollIntervalMs),
       'maxPollIntervalMs',
       this.#pollIntervalMs,
       MAX_TIMER_MS,
     );
-    this.#metadataTimeoutMs = checkInt(o.metadataTimeoutMs ?? 1000, 'metadataTimeoutMs', 1, MAX_TIMER_MS);
+    this.#metadataTimeoutMs = checkInt(
+      o.metadataTimeoutMs ?? DIGITALOCEAN_DEFAULTS.metadataTimeoutMs,
+      'metadataTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
     const retry = o.retry === undefined ? {} : checkObject(o.retry, 'retry');
     checkKnownKeys(retry, RETRY_KEYS, 'retry.');
     const baseDelayMs = checkInt(retry.baseDelayMs ?? 250, 'retry.baseDelayMs', 1, MAX_TIMER_MS);

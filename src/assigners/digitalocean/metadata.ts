@@ -2,12 +2,13 @@ import ky from 'ky';
 import { logger } from '../../util/log.ts';
 import { abortErrorOf, sleep, throwIfAborted } from '../timing.ts';
 import { rootCause } from './client.ts';
+import { DIGITALOCEAN_DEFAULTS } from './defaults.ts';
 import { DigitalOceanMetadataError } from './errors.ts';
 
 const log = logger('digitalocean');
 
 /** Default address of the droplet metadata service (link-local, no token, not rate limited). */
-export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
+export const DEFAULT_METADATA_URL = DIGITALOCEAN_DEFAULTS.metadataUrl;
 
 export interface MetadataOptions {
   /** Base URL of the metadata service. */

@@ -1,0 +1,15 @@
+/** The flag groups of `leader-ip run`, in help order (which is also the order their hooks run in). */
+import { clusterGroup } from './cluster.ts';
+import { embeddingGroup } from './embedding.ts';
+import { floatingIpGroup } from './floating-ip.ts';
+import type { RunGroup } from './group.ts';
+import { outputGroup } from './output.ts';
+import { timingGroup } from './timing.ts';
+
+export const RUN_GROUPS: readonly RunGroup[] = [
+  clusterGroup,
+  timingGroup,
+  embeddingGroup,
+  floatingIpGroup,
+  outputGroup,
+];

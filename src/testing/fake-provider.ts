@@ -1,0 +1,292 @@
+/**
+ * The plumbing every fake provider API shares: a real HTTP server on 127.0.0.1, the request log, request (and
+ * response) validation callbacks, scripted faults (a status or a dropped connection), and waiters. Each provider's
+ * fake adds its own routes, error bodies, rate-limit headers and metadata service.
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  FakeFault,
+  FakeRequestRecord,
+  FakeRequestValidator,
+  FakeResponseValidator,
+  FakeValidatedRequest,
+} from './fake-digitalocean.ts';
+
+/** What a provider's route handler returns. */
+export interface FakeReply {
+  status: number;
+  /** JSON body; `undefined` sends no body (e.g. 204). A string is sent as `text/plain`. */
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+}
+
+/** Validators shared by every fake. */
+export interface FakeValidationOptions {
+  /** Checks every API request; a problem is recorded in `violations` and answered with 400. Default: none. */
+  validateRequest?: FakeRequestValidator | undefined;
+  /** Checks every API response before it is sent; a problem is recorded in `violations`. Default: none. */
+  validateResponse?: FakeResponseValidator | undefined;
+}
+
+interface Armed {
+  fault: FakeFault;
+  left: number;
+}
+
+/** Base of the Hetzner and Vultr fakes. Subclasses implement the provider's API; this class serves it. */
+export abstract class FakeProviderServer {
+  /** Every request received, in order. */
+  readonly requests: FakeRequestRecord[] = [];
+  /** Problems reported by the validators; a test should assert this stays empty. */
+  readonly violations: string[] = [];
+  #server: Server | undefined;
+  #url = '';
+  readonly #faults: Armed[] = [];
+  readonly #waiters = new Set<{ match: (r: FakeRequestRecord) => boolean; resolve: (r: FakeRequestRecord) => void }>();
+  readonly #validation: FakeValidationOptions;
+
+  protected constructor(validation: FakeValidationOptions) {
+    this.#validation = validation;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both `baseUrl` and `metadataUrl`. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Listens on 127.0.0.1 and a free port. */
+  protected async listen(): Promise<void> {
+    const server = createServer((req, res) => this.#handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** Stops the server (open connections are closed) and the provider's timers. */
+  async close(): Promise<void> {
+    this.stopTimers();
+    const server = this.#server;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Requests to the API (not the metadata service). */
+  apiRequests(): FakeRequestRecord[] {
+    return this.requests.filter((r) => r.kind === 'api');
+  }
+
+  /** Resolves with the first request (already received or future) that `match` accepts, before it is answered. */
+  waitForRequest(match: (request: FakeRequestRecord) => boolean): Promise<FakeRequestRecord> {
+    const seen = this.requests.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      this.#waiters.add({ match, resolve });
+    });
+  }
+
+  /** Scripts a failure for the next matching API request(s). Faults apply in the order injected. */
+  inject(fault: FakeFault): void {
+    this.#faults.push({ fault, left: fault.times ?? 1 });
+  }
+
+  /** Drops every scripted fault not yet used. */
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  /** Whether a path belongs to the metadata service. */
+  protected abstract isMetadata(pathname: string): boolean;
+  /** Answers a metadata request (no token involved). */
+  protected abstract metadata(pathname: string, headers: IncomingMessage['headers']): FakeReply;
+  /** Whether the request carries the accepted credentials. */
+  protected abstract authorized(headers: IncomingMessage['headers']): boolean;
+  /** The provider's answer to a request with bad credentials. */
+  protected abstract unauthorized(): FakeReply;
+  /** The provider's error body for an injected status without one. */
+  protected abstract defaultError(status: number): unknown;
+  /** Spends rate-limit budget: returns the 429 to send when it is exhausted. */
+  protected abstract spendBudget(): FakeReply | undefined;
+  /** Headers every API answer carries (rate-limit state, request ID). */
+  protected abstract commonHeaders(): Record<string, string>;
+  /** The API itself. */
+  protected abstract api(request: FakeValidatedRequest): FakeReply;
+  /** Clears the provider's timers on close. */
+  protected abstract stopTimers(): void;
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        this.#route(req, res, Buffer.concat(chunks).toString('utf8'));
+      } catch (error) {
+        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
+        if (!res.headersSent) send(res, { status: 500, body: this.defaultError(500) });
+      }
+    });
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse, rawBody: string): void {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = (req.method ?? 'GET').toUpperCase();
+    let body: unknown;
+    let badJson = false;
+    if (rawBody.length > 0) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        badJson = true;
+      }
+    }
+    const isMetadata = this.isMetadata(url.pathname);
+    const authorized = this.authorized(req.headers);
+    const record: FakeRequestRecord = {
+      seq: this.requests.length + 1,
+      at: performance.now(),
+      method,
+      path: url.pathname + url.search,
+      kind: isMetadata ? 'metadata' : 'api',
+      body,
+      hadAuthorization: req.headers.authorization !== undefined,
+      authorized,
+      outcome: undefined,
+    };
+    this.requests.push(record);
+    for (const waiter of this.#waiters) {
+      if (waiter.match(record)) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(record);
+      }
+    }
+
+    if (isMetadata) {
+      const reply = this.metadata(url.pathname, req.headers);
+      record.outcome = reply.status;
+      send(res, reply);
+      return;
+    }
+
+    const view: FakeValidatedRequest = {
+      method,
+      pathname: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      rawBody,
+    };
+    const reply = (answer: FakeReply): void => {
+      const problems = this.#validation.validateResponse?.(view, answer.status, answer.body) ?? [];
+      for (const problem of problems) this.violations.push(`response to ${method} ${url.pathname}: ${problem}`);
+      record.outcome = answer.status;
+      send(res, { ...answer, headers: { ...this.commonHeaders(), ...answer.headers } });
+    };
+
+    const problems = this.#validation.validateRequest?.(view) ?? [];
+    if (badJson) problems.push('body is not valid JSON');
+    if (problems.length > 0) {
+      for (const problem of problems) this.violations.push(`${method} ${url.pathname}: ${problem}`);
+      reply({ status: 400, body: this.defaultError(400) });
+      return;
+    }
+
+    const armed = this.#faults.find((a) => matches(a.fault, method, url.pathname));
+    if (armed !== undefined) {
+      if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
+      if (armed.fault.kind === 'drop') {
+        record.outcome = 'dropped';
+        req.socket.destroy();
+        return;
+      }
+      const status = armed.fault.status ?? 500;
+      reply({ status, body: armed.fault.body ?? this.defaultError(status), headers: armed.fault.headers });
+      return;
+    }
+
+    if (!authorized) {
+      reply(this.unauthorized());
+      return;
+    }
+    const limited = this.spendBudget();
+    if (limited !== undefined) {
+      reply(limited);
+      return;
+    }
+    reply(this.api(view));
+  }
+}
+
+function matches(fault: FakeFault, method: string, pathname: string): boolean {
+  const want = fault.match;
+  if (want?.method !== undefined && want.method.toUpperCase() !== method) return false;
+  if (want?.path === undefined) return true;
+  return typeof want.path === 'string' ? want.path === pathname : want.path.test(pathname);
+}
+
+function send(res: ServerResponse, reply: FakeReply): void {
+  const headers = { ...reply.headers };
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, headers);
+    res.end();
+  } else if (typeof reply.body === 'string') {
+    res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+    res.end(reply.body);
+  } else {
+    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify(reply.body));
+  }
+}
+
+/**
+ * A token bucket like Hetzner's (a budget that refills one token per `refillMs`). Vultr's per-second limit is the
+ * same bucket with `refillMs = 1000 / limit`.
+ */
+export class TokenBucket {
+  readonly limit: number;
+  readonly refillMs: number;
+  #tokens: number;
+  #at = performance.now();
+  constructor(limit: number, refillMs: number) {
+    this.limit = limit;
+    this.refillMs = refillMs;
+    this.#tokens = limit;
+  }
+  /** Tokens left now. */
+  remaining(): number {
+    this.#refill();
+    return Math.floor(this.#tokens);
+  }
+  /** Takes a token if there is one. */
+  take(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+  /** Milliseconds until the next token. */
+  msToNext(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : (1 - this.#tokens) * this.refillMs;
+  }
+  /** Milliseconds until the bucket is full again. */
+  msToFull(): number {
+    this.#refill();
+    return (this.limit - this.#tokens) * this.refillMs;
+  }
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.limit, this.#tokens + (now - this.#at) / this.refillMs);
+    this.#at = now;
+  }
+}
