@@ -25,7 +25,7 @@ export {
   sameHolder,
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
-export { BROADCAST_DEFAULTS, type BroadcastStatus } from './core/broadcast.ts';
+export { BROADCAST_DEFAULTS, type BroadcastLimits, type BroadcastStatus } from './core/broadcast.ts';
 export type { CannotLeadReason, CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
