@@ -5,7 +5,8 @@
  * - crash / graceful failover, 3 and 5 nodes, default timing and a tuned LAN profile;
  * - end to end: SIGKILL of the leader → the new leader's `assigned` event, which fires once the fake DigitalOcean API
  *   has completed the assign action and a read of the IP confirmed it;
- * - overhead of an idle cluster of 3, 5, 9 and 15 nodes (CPU, bytes/s on the wire, RSS per node);
+ * - overhead of an idle cluster (bench/idle.ts): CPU per node over a bare Node process, both thread modes, 3 and 15
+ *   nodes, defaults and hb 25 / lease 250, beside a plain Node TCP mesh as the floor; bytes/s and RSS per node;
  * - micro: CPU cost of 1,000 `status()` reads and of decoding frames and messages.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,10 +15,10 @@ import { decodeMessage, encodeMessage } from '../src/core/codec.ts';
 import { ElectionNode } from '../src/node/election-node.ts';
 import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
 import { encodeFrame, FrameDecoder, FrameKind } from '../src/transport/frame.ts';
+import { idleRows, measureIdle, renderIdle } from './idle.ts';
 import { runKillLoop } from './lib/failover.ts';
 import type { BenchOptions } from './lib/options.ts';
-import { type Child, type ChildEvent, delay, freePort, REPO_ROOT, spawnProcess } from './lib/proc.ts';
-import { measureUsage } from './lib/procstat.ts';
+import { type Child, type ChildEvent, freePort, REPO_ROOT, spawnProcess } from './lib/proc.ts';
 import type { BenchSection, FailoverResult, MicroRow, OverheadRow, Scenario } from './lib/types.ts';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -192,52 +193,6 @@ async function endToEnd(opts: BenchOptions, kills: number): Promise<FailoverResu
   }
 }
 
-async function fetchBytesOut(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/status`);
-  const body = (await response.json()) as { transport: { bytesOut: number } | null };
-  return body.transport?.bytesOut ?? 0;
-}
-
-async function overhead(opts: BenchOptions, nodes: number): Promise<OverheadRow> {
-  const profile = PROFILES[0]!;
-  const ports = await allocatePorts(nodes);
-  const httpPorts = await allocatePorts(nodes);
-  const spec: ClusterSpec = {
-    nodes,
-    label: `leader-ip idle ${nodes}`,
-    assignedIsElected: false,
-    verbose: opts.verbose,
-    args: (id) => [...timingArgs(profile), '--http', `127.0.0.1:${httpPorts[id - 1]}`],
-  };
-  const children = ports.map((_, index) => spawnNode(spec, ports, index, 0));
-  try {
-    await Promise.all(children.map((child) => child.waitForEvent('ready', 60_000)));
-    await delay(2000);
-    const windowMs = opts.quick ? 3000 : 10_000;
-    const before = await Promise.all(httpPorts.map(fetchBytesOut));
-    const started = performance.now();
-    const usage = await measureUsage(
-      children.map((c) => c.pid!).filter((pid) => pid !== undefined),
-      windowMs,
-    );
-    const after = await Promise.all(httpPorts.map(fetchBytesOut));
-    const seconds = (performance.now() - started) / 1000;
-    const bytes = after.reduce((sum, b, i) => sum + (b - (before[i] ?? 0)), 0) / nodes / seconds;
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    return {
-      system: 'leader-ip',
-      config: `default (hb ${profile.heartbeatMs} ms)`,
-      nodes,
-      cpuPercent: mean(usage.map((u) => u.cpuPercent)),
-      bytesPerSec: bytes,
-      rssMiB: mean(usage.map((u) => u.rssMiB)),
-      note: 'bytes: TCP payload sent per node (frames incl. headers), from status().transport.bytesOut; no secret',
-    };
-  } finally {
-    await Promise.all(children.map((c) => c.stop('SIGKILL', 5000)));
-  }
-}
-
 function cpuMicros(run: () => void): number {
   const start = process.cpuUsage();
   run();
@@ -310,11 +265,15 @@ export async function runLeaderIp(opts: BenchOptions): Promise<BenchSection> {
   }
   process.stderr.write('leader-ip end to end\n');
   failover.push(await endToEnd(opts, opts.kills));
-  const overheadRows: OverheadRow[] = [];
-  for (const nodes of [3, 5, 9, 15]) {
-    process.stderr.write(`leader-ip overhead, ${nodes} nodes\n`);
-    overheadRows.push(await overhead(opts, nodes));
-  }
+  process.stderr.write('leader-ip idle overhead (bench/idle.ts)\n');
+  const idle = await measureIdle({
+    windowMs: opts.quick ? 5000 : 15_000,
+    rounds: opts.quick ? 1 : 3,
+    verbose: opts.verbose,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stderr.write(`${renderIdle(idle)}\n`);
+  const overheadRows: OverheadRow[] = idleRows(idle);
   return {
     failover,
     overhead: overheadRows,

@@ -17,6 +17,12 @@ export {
   type ReconciledInfo,
 } from './assigners/bind-floating-ip.ts';
 export {
+  type AllAssignedInfo,
+  bindFloatingIps,
+  type FloatingIpsBinding,
+  type FloatingIpsBindingEvents,
+} from './assigners/bind-floating-ips.ts';
+export {
   type AssignOptions,
   type FloatingIpAssigner,
   type HolderId,

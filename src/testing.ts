@@ -37,12 +37,30 @@ export {
   type FakeValidatedRequest,
 } from './testing/fake-digitalocean.ts';
 export {
+  type FakeAwsCredentials,
+  FakeEc2,
+  type FakeEc2Fault,
+  type FakeEc2Options,
+  type FakeEc2RequestRecord,
+  type FakeEc2RequestValidator,
+  type FakeEc2ValidatedRequest,
+  type FakeElasticIp,
+  type FakeInstanceMetadata,
+  type FakeInstanceRole,
+} from './testing/fake-ec2.ts';
+export {
   FakeHetzner,
   type FakeHetznerAction,
   type FakeHetznerFloatingIp,
   type FakeHetznerOptions,
 } from './testing/fake-hetzner.ts';
-export type { FakeReply, FakeValidationOptions } from './testing/fake-provider.ts';
+export {
+  FakeProviderServer,
+  type FakeReply,
+  type FakeValidationOptions,
+  TokenBucket,
+} from './testing/fake-provider.ts';
+export { FakeVultr, type FakeVultrOptions, type FakeVultrReservedIp } from './testing/fake-vultr.ts';
 export {
   type Intervals,
   type Kill,

@@ -224,9 +224,9 @@ describe('HetznerAssigner', { timeout: 20_000 }, () => {
   });
 
   it('on 429 waits for the next token, not for RateLimit-Reset (when the bucket is full)', async (t) => {
-    // 3 tokens, one every 300 ms: the assign's ~6 requests meet 429s. Waiting for Reset (the full bucket, up to
-    // 900 ms + rounding) would be 3× longer than waiting for one token.
-    const { fake, make } = await setup(t, { rateLimit: { limit: 3, refillMs: 300 } });
+    // 2 tokens, one every 500 ms: the assign's 5 requests meet 429s. Waiting for Reset (the full bucket) would be
+    // up to twice as long as waiting for one token.
+    const { fake, make } = await setup(t, { rateLimit: { limit: 2, refillMs: 500 } });
     await make().assign();
     assert.equal(fake.holder(IP), 1001);
     const limited = fake.requests.filter((r) => r.outcome === 429);

@@ -24,8 +24,9 @@ function packagesReachedFrom(entry: string): Set<string> {
   return packages;
 }
 
-it('only the provider entries (leader-ip/digitalocean, leader-ip/hetzner) load ky', () => {
-  for (const entry of ['digitalocean.ts', 'hetzner.ts']) assert.ok(packagesReachedFrom(entry).has('ky'), entry);
+it('only the provider entries (leader-ip/digitalocean, leader-ip/hetzner, leader-ip/vultr) load ky', () => {
+  for (const entry of ['digitalocean.ts', 'hetzner.ts', 'vultr.ts'])
+    assert.ok(packagesReachedFrom(entry).has('ky'), entry);
   for (const entry of [
     'index.ts',
     'testing.ts',
@@ -33,6 +34,23 @@ it('only the provider entries (leader-ip/digitalocean, leader-ip/hetzner) load k
     'assigners/floating-ip-assigner.ts',
   ]) {
     assert.ok(!packagesReachedFrom(entry).has('ky'), `${entry} must not import ky`);
+  }
+});
+
+it('only leader-ip/aws loads aws4fetch and fast-xml-parser, and it does not load ky', () => {
+  const aws = packagesReachedFrom('aws.ts');
+  assert.ok(aws.has('aws4fetch') && aws.has('fast-xml-parser'));
+  assert.ok(!aws.has('ky'), 'leader-ip/aws must not import ky');
+  for (const entry of [
+    'index.ts',
+    'testing.ts',
+    'digitalocean.ts',
+    'hetzner.ts',
+    'vultr.ts',
+    'assigners/bind-floating-ip.ts',
+  ]) {
+    const reached = packagesReachedFrom(entry);
+    for (const dep of ['aws4fetch', 'fast-xml-parser']) assert.ok(!reached.has(dep), `${entry} must not import ${dep}`);
   }
 });
 

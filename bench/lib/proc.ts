@@ -213,6 +213,9 @@ export class Child {
     if (seen) return Promise.resolve(seen);
     const what = typeof match === 'string' ? `'${match}'` : 'a matching event';
     return new Promise<ChildEvent>((resolve, reject) => {
+      // onExit calls back at once for a process already gone: every handle must exist before then.
+      let offEvent = (): void => {};
+      let offExit = (): void => {};
       const done = (): void => {
         clearTimeout(timer);
         offEvent();
@@ -222,12 +225,12 @@ export class Child {
         done();
         reject(new TimeoutError(`${this.name}: no ${what} within ${timeoutMs} ms${this.describeTail()}`));
       }, timeoutMs);
-      const offEvent = this.onEvent((e) => {
+      offEvent = this.onEvent((e) => {
         if (!pred(e)) return;
         done();
         resolve(e);
       });
-      const offExit = this.onExit((info) => {
+      offExit = this.onExit((info) => {
         done();
         reject(new Error(`${this.name} exited (${describeExit(info)}) before ${what}${this.describeTail()}`));
       });

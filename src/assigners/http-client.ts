@@ -372,3 +372,58 @@ export class Lazy<T> {
     return withSignal(this.#pending, signal);
   }
 }
+
+/** The options every HTTP provider assigner shares, validated. */
+export interface CommonAssignerSettings {
+  baseUrl: string;
+  metadataUrl: string;
+  requestTimeoutMs: number;
+  assignTimeoutMs: number;
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+  metadataTimeoutMs: number;
+  retry: RetryPolicy;
+  fetch: typeof globalThis.fetch | undefined;
+}
+
+/** Option names {@link checkCommonOptions} reads. */
+export const COMMON_OPTION_KEYS = [
+  'baseUrl',
+  'metadataUrl',
+  'requestTimeoutMs',
+  'assignTimeoutMs',
+  'pollIntervalMs',
+  'maxPollIntervalMs',
+  'metadataTimeoutMs',
+  'retry',
+  'fetch',
+] as const;
+
+/**
+ * The one validator (and defaults table) of the options the Hetzner and Vultr assigners share: request timeout
+ * 10 s, assign deadline 60 s, polls from 500 ms ×1.5 up to 4 s, metadata timeout 1 s, `retry` as
+ * {@link checkRetry}.
+ */
+export function checkCommonOptions(
+  o: Record<string, unknown>,
+  defaults: { baseUrl: string; metadataUrl: string },
+): CommonAssignerSettings {
+  const pollIntervalMs = checkMs(o.pollIntervalMs, 'pollIntervalMs', 500);
+  if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('fetch', 'expected a function');
+  return {
+    baseUrl: checkUrl(o.baseUrl ?? defaults.baseUrl, 'baseUrl'),
+    metadataUrl: checkUrl(o.metadataUrl ?? defaults.metadataUrl, 'metadataUrl'),
+    requestTimeoutMs: checkMs(o.requestTimeoutMs, 'requestTimeoutMs', 10_000),
+    assignTimeoutMs: checkMs(o.assignTimeoutMs, 'assignTimeoutMs', 60_000),
+    pollIntervalMs,
+    maxPollIntervalMs: checkMs(
+      o.maxPollIntervalMs,
+      'maxPollIntervalMs',
+      Math.max(4000, pollIntervalMs),
+      pollIntervalMs,
+    ),
+    metadataTimeoutMs: checkMs(o.metadataTimeoutMs, 'metadataTimeoutMs', 1000),
+    retry: checkRetry(o.retry),
+    fetch: o.fetch as typeof globalThis.fetch | undefined,
+  };
+}

@@ -35,6 +35,8 @@ export interface Flag<T> {
   readonly option: string | undefined;
   /** Validates and converts the raw text; throws a UsageError naming `--name`. */
   parse(raw: string): T;
+  /** A list flag that may be given several times: its occurrences are joined (`--ip a --ip b` is `--ip a,b`). */
+  readonly repeatable?: boolean | undefined;
 }
 
 /** Any flag, whatever its value type (for lists of flags). */
@@ -117,8 +119,10 @@ export function enumFlag<const V extends string>(init: FlagInit<V> & { values: r
 }
 
 /** A comma-separated list (a JSON array in a config file); each item checked by `item`. */
-export function listFlag(init: FlagInit<string[]> & { item?: (value: string, flag: string) => void }): Flag<string[]> {
-  return make(init, init.metavar ?? 'LIST', (raw, flag) => {
+export function listFlag(
+  init: FlagInit<string[]> & { item?: (value: string, flag: string) => void; repeatable?: boolean | undefined },
+): Flag<string[]> {
+  const flag = make(init, init.metavar ?? 'LIST', (raw, flag) => {
     if (raw.trim() === '') return [];
     const items = raw.split(',').map((item) => item.trim());
     items.forEach((item, index) => {
@@ -127,6 +131,7 @@ export function listFlag(init: FlagInit<string[]> & { item?: (value: string, fla
     });
     return items;
   });
+  return init.repeatable === true ? { ...flag, repeatable: true } : flag;
 }
 
 /** `HOST:PORT` or `[V6]:PORT`, checked with the library's own endpoint parser. */
@@ -265,7 +270,7 @@ export function parseCommandLine(
   }
   const seen = new Set<string>();
   for (const [flag] of raw) {
-    if (seen.has(flag.name)) throw new UsageError(`--${flag.name} given twice`);
+    if (seen.has(flag.name) && flag.repeatable !== true) throw new UsageError(`--${flag.name} given twice`);
     seen.add(flag.name);
   }
   if (configFlag !== undefined) {
@@ -275,7 +280,10 @@ export function parseCommandLine(
       config?.(values, byName);
     }
   }
-  for (const [flag, text] of raw) if (flag !== configFlag) values.set(flag, flag.parse(text));
+  const texts = new Map<AnyFlag, string[]>();
+  for (const [flag, text] of raw) if (flag !== configFlag) texts.set(flag, [...(texts.get(flag) ?? []), text]);
+  // A repeated flag's occurrences form one list; an empty one (`--ip ''`) would hide a typo, so it stays an error.
+  for (const [flag, list] of texts) values.set(flag, flag.parse(list.join(',')));
   return values;
 }
 

@@ -69,8 +69,11 @@ export interface WaitForLeadershipOptions {
 const STATUS_TIMEOUT_MS = 1000;
 /** How long `stop()` waits for the worker to close its sockets before terminating it anyway. */
 const STOP_TIMEOUT_MS = 5000;
-/** Upper bound of the main thread's heartbeat period (the stall detector's resolution). */
-const MAX_BEAT_MS = 100;
+/**
+ * The main thread proves it runs every `maxStallMs / BEATS_PER_STALL` (the stall detector's resolution: 250 ms at
+ * the default 5 s). Each proof wakes the application's thread, so no more often than that.
+ */
+const BEATS_PER_STALL = 20;
 
 /** Options of {@link ElectionNode.append}. */
 export interface AppendOptions {
@@ -380,7 +383,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     }
     this.#state = 'running';
     if (options.thread === 'worker') {
-      const period = Math.min(MAX_BEAT_MS, Math.floor(options.maxStallMs / 20));
+      const period = Math.max(1, Math.floor(options.maxStallMs / BEATS_PER_STALL));
       this.#beat = setInterval(() => this.#view.beat(monotonicMs()), period).unref();
     }
   }

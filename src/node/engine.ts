@@ -32,6 +32,8 @@ import { StateFile } from './state-file.ts';
 
 const log = logger('node');
 
+const tick = (core: ElectionCore, now: number): Effects => core.tick(now);
+
 export class Engine {
   readonly #options: ResolvedOptions;
   readonly #view: SharedView;
@@ -43,6 +45,8 @@ export class Engine {
   #core: ElectionCore | undefined;
   #transport: TcpTransport | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the armed #timer is due (monotonic ms): an unchanged deadline is not re-armed. */
+  #timerAt = Number.NaN;
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   #badMessages = 0;
   #persistFailing = false;
@@ -173,10 +177,18 @@ export class Engine {
     this.#drive((core, now) => core.receive(peerId, message, now));
   }
 
-  /** Runs one core step at the current time and applies its effects with {@link applyEffects}. */
+  /**
+   * Runs one core step at the current time and applies its effects with {@link applyEffects}; what it sends leaves
+   * in one write per peer when it returns (the transport's batch).
+   */
   #drive(step: (core: ElectionCore, now: number) => Effects): void {
     const core = this.#core;
-    if (core === undefined || this.#state !== 'running') return;
+    const transport = this.#transport;
+    if (core === undefined || transport === undefined || this.#state !== 'running') return;
+    transport.batch(() => this.#step(core, step));
+  }
+
+  #step(core: ElectionCore, step: (core: ElectionCore, now: number) => Effects): void {
     // The clock is read before the step, so every lease counts from no later than the real send time.
     const now = monotonicMs();
     if (this.#watchMain) {
@@ -260,28 +272,40 @@ export class Engine {
   #send(messages: readonly Outgoing[]): void {
     const transport = this.#transport;
     if (transport === undefined) return;
-    // A broadcast is one message object sent to every peer: encode it once.
-    const encoded = new Map<Message, Uint8Array>();
+    // A broadcast is one message object sent to every peer, in a row: encode it once.
+    let last: Message | undefined;
+    let bytes: Uint8Array | undefined;
     for (const out of messages) {
-      let bytes = encoded.get(out.message);
-      if (bytes === undefined) {
-        bytes = encodeMessage(out.message);
-        encoded.set(out.message, bytes);
+      if (out.message !== last) {
+        last = out.message;
+        bytes = encodeMessage(last);
       }
-      transport.send(out.to, bytes);
+      transport.send(out.to, bytes!);
     }
   }
 
+  /**
+   * Keeps one timer armed at the core's next deadline. Most inputs leave that deadline as it was (the next
+   * heartbeat): the armed timer is then kept, not cleared and set again, and no timer fires without work to do.
+   */
   #arm(wakeAt: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#state !== 'running') return;
-    let wake = wakeAt;
+    let wake = this.#state === 'running' ? wakeAt : Number.POSITIVE_INFINITY;
     // A stall must be noticed when it passes the bound, not at the next protocol wake-up (heartbeats may be slow).
     if (this.#watchMain && !this.#stalled) wake = Math.min(wake, this.#view.lastBeat() + this.#options.maxStallMs + 1);
-    if (!Number.isFinite(wake)) return;
+    if (this.#timer !== undefined && wake === this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.NaN;
+    if (this.#state !== 'running' || !Number.isFinite(wake)) return;
     // Timers fire late under load; the core checks everything against the time it is actually called.
     const delay = Math.max(0, Math.ceil(wake - monotonicMs()));
-    this.#timer = setTimeout(() => this.#drive((core, now) => core.tick(now)), delay);
+    this.#timerAt = wake;
+    this.#timer = setTimeout(this.#onTimer, delay);
   }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.NaN;
+    this.#drive(tick);
+  };
 }

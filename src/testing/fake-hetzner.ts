@@ -249,7 +249,7 @@ export class FakeHetzner extends FakeProviderServer {
       if (m[2] === 'unassign') {
         return { status: 201, body: { action: this.#actionJson(this.#createAction(record, null)) } };
       }
-      const server = (request.body as { server?: unknown }).server;
+      const server = (request.body as { server?: unknown } | undefined)?.server;
       if (typeof server !== 'number' || !this.#servers.has(server)) {
         return { status: 404, body: error('not_found', `server with ID ${String(server)} not found`) };
       }

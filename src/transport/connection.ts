@@ -9,6 +9,7 @@ import { type Frame, FrameDecoder, type FrameError, FrameKind } from './frame.ts
 import { Handshake, type HandshakeConfig, type HandshakeStep, type PeerInfo } from './handshake.ts';
 import type { Direction } from './link-policy.ts';
 import { type CloseReason, decodeReason, encodeReason, type Hello } from './messages.ts';
+import { WriteBatch } from './write-batch.ts';
 
 /** Timing and size bounds of a connection (resolved transport options). */
 export interface ConnectionLimits {
@@ -82,11 +83,11 @@ export class Connection {
   readonly #hooks: ConnectionHooks;
   readonly #handshake: Handshake;
   readonly #decoder: FrameDecoder;
+  readonly #batch: WriteBatch;
   #state: State;
   #channel: Channel | undefined;
   #peer: PeerInfo | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  #keepaliveTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #lastReceived = 0;
   #lastSent = 0;
@@ -100,8 +101,10 @@ export class Connection {
     limits: ConnectionLimits,
     counters: TrafficCounters,
     hooks: ConnectionHooks,
+    batch: WriteBatch = new WriteBatch(),
   ) {
     this.#socket = socket;
+    this.#batch = batch;
     this.direction = direction;
     this.remote = remote;
     this.remoteIp = normalizeIp(socket.remoteAddress);
@@ -116,7 +119,8 @@ export class Connection {
     });
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Replies to every frame of a chunk (a leader's heartbeat and renewal) leave together.
+    socket.on('data', (chunk: Buffer) => batch.run(() => this.#onData(chunk)));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (error: NodeJS.ErrnoException) => {
       hooks.log('connection %d (%s) socket error: %s', this.id, this.remote, error.code ?? error.message);
@@ -343,14 +347,15 @@ export class Connection {
     this.#channel = outcome.channel;
     this.#peer = outcome.peer;
     this.#lastReceived = this.#lastSent = performance.now();
-    const tick = Math.max(1, Math.floor(this.#limits.keepaliveMs / 2));
-    this.#keepaliveTimer = setInterval(() => this.#onTick(), tick).unref();
     this.#hooks.established(this);
   }
 
-  #onTick(): void {
+  /**
+   * Keepalive and idle check, at `now` (`performance.now()`); the owner calls it for all its connections from
+   * one timer every `keepaliveMs / 2`, rather than each connection waking its thread on its own.
+   */
+  tick(now: number): void {
     if (this.#state !== 'established') return;
-    const now = performance.now();
     if (now - this.#lastReceived >= this.#limits.idleTimeoutMs) {
       this.closeForCause(
         'idle-timeout',
@@ -378,6 +383,7 @@ export class Connection {
   #writeUnchecked(frame: Buffer): void {
     if (this.#socket.destroyed || !this.#socket.writable) return;
     if (this.#socket.writableLength + frame.length > this.#limits.maxWriteBufferBytes) return;
+    this.#batch.willWrite(this.#socket);
     this.#socket.write(frame);
     this.#counters.framesOut++;
     this.#counters.bytesOut += frame.length;
@@ -387,8 +393,6 @@ export class Connection {
   /** Half-closes after pending writes, and bounds how long the peer may take to close its side. */
   #endSoon(): void {
     this.#clearHandshakeTimer();
-    if (this.#keepaliveTimer) clearInterval(this.#keepaliveTimer);
-    this.#keepaliveTimer = undefined;
     if (this.#socket.destroyed) return;
     if (this.#socket.connecting) {
       this.#socket.destroy();
@@ -407,9 +411,8 @@ export class Connection {
 
   #onClose(): void {
     this.#clearHandshakeTimer();
-    if (this.#keepaliveTimer) clearInterval(this.#keepaliveTimer);
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
-    this.#keepaliveTimer = this.#lingerTimer = undefined;
+    this.#lingerTimer = undefined;
     this.#state = 'closed';
     this.#hooks.closed(this);
   }

@@ -21,6 +21,7 @@ import { Listener } from './listener.ts';
 import { type CloseReason, INCARNATION_BYTES } from './messages.ts';
 import { MIN_SECRET_BYTES, type ResolvedTransportOptions, resolveTransportOptions } from './options.ts';
 import type { TcpTransportStats, Transport, TransportEvents, TransportOptions } from './types.ts';
+import { WriteBatch } from './write-batch.ts';
 
 const log = logger('transport');
 
@@ -81,6 +82,10 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   readonly #selfNonces = new Set<string>();
   #dialSeq = 0;
   #stopped: Promise<void> | undefined;
+  /** Frames written inside one {@link batch} leave in one write per socket. */
+  readonly #batch = new WriteBatch();
+  /** One keepalive/idle sweep over every connection, instead of one timer per connection. */
+  #keepalive: NodeJS.Timeout | undefined;
 
   /** Throws a {@link ConfigError} on an invalid option. The secret is copied and never exposed. */
   constructor(options: TransportOptions) {
@@ -192,6 +197,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       throw new StateError('transport stopped while starting');
     }
     this.#state = 'started';
+    const sweep = Math.max(1, Math.floor(o.keepaliveMs / 2));
+    this.#keepalive = setInterval(() => this.#sweep(), sweep).unref();
     this.#dialers.dialAll();
     return { ...this.#local };
   }
@@ -223,6 +230,14 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       return false;
     }
     return this.#links.send(peerId, payload);
+  }
+
+  /**
+   * Runs `work` and sends what it sent as one write per peer when it returns (see {@link WriteBatch}): callers
+   * wrap one protocol step in it, so a heartbeat and a lease renewal to the same peer share a segment.
+   */
+  batch<T>(work: () => T): T {
+    return this.#batch.run(work);
   }
 
   /**
@@ -263,6 +278,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   async #stop(): Promise<void> {
     const previous = this.#state;
     this.#state = 'stopping';
+    clearInterval(this.#keepalive);
+    this.#keepalive = undefined;
     this.#dialers.disableAll();
     for (const peerId of this.#links.clear()) this.emit('peerDown', peerId);
     const closing: Promise<void>[] = [...this.#connections].map((connection) => connection.shutdown());
@@ -272,13 +289,29 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     log('[%d] stopped (was %s)', this.#options.nodeId, previous);
   }
 
+  #sweep(): void {
+    const now = performance.now();
+    this.#batch.run(() => {
+      for (const connection of this.#connections) connection.tick(now);
+    });
+  }
+
   #overheadBytes(): number {
     return FRAME_HEADER_BYTES + (this.#secret ? TAG_BYTES : 0);
   }
 
   #onInbound(socket: Socket, remote: string): void {
     this.#connections.add(
-      new Connection(socket, 'inbound', remote, this.#handshakeConfig(), this.#limits, this.#stats, this.#hooks),
+      new Connection(
+        socket,
+        'inbound',
+        remote,
+        this.#handshakeConfig(),
+        this.#limits,
+        this.#stats,
+        this.#hooks,
+        this.#batch,
+      ),
     );
   }
 
@@ -294,6 +327,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       this.#limits,
       this.#stats,
       this.#hooks,
+      this.#batch,
     );
     this.#connections.add(connection);
     return connection;

@@ -6,10 +6,9 @@ import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFe
 import {
   type ApiResponse,
   type CallContext,
-  checkMs,
-  checkRetry,
+  COMMON_OPTION_KEYS,
+  checkCommonOptions,
   checkToken,
-  checkUrl,
   JsonApiClient,
   Lazy,
   type ProviderProtocol,
@@ -63,21 +62,7 @@ export interface HetznerAssignerOptions {
   fetch?: typeof globalThis.fetch | undefined;
 }
 
-const KNOWN_KEYS = [
-  'token',
-  'ip',
-  'serverId',
-  'floatingIpId',
-  'baseUrl',
-  'metadataUrl',
-  'requestTimeoutMs',
-  'assignTimeoutMs',
-  'pollIntervalMs',
-  'maxPollIntervalMs',
-  'metadataTimeoutMs',
-  'retry',
-  'fetch',
-] as const;
+const KNOWN_KEYS = ['token', 'ip', 'serverId', 'floatingIpId', ...COMMON_OPTION_KEYS] as const;
 
 /** Default address of the Hetzner Cloud metadata service (link-local, no token). */
 export const HETZNER_METADATA_URL = 'http://169.254.169.254';
@@ -129,29 +114,13 @@ export class HetznerAssigner implements FloatingIpAssigner {
     this.#matches = matches;
     const serverId = o.serverId === undefined ? undefined : checkInt(o.serverId, 'serverId', 1);
     this.#floatingIpId = o.floatingIpId === undefined ? undefined : checkInt(o.floatingIpId, 'floatingIpId', 1);
-    const baseUrl = checkUrl(o.baseUrl ?? 'https://api.hetzner.cloud', 'baseUrl');
-    const metadataUrl = checkUrl(o.metadataUrl ?? HETZNER_METADATA_URL, 'metadataUrl');
-    const requestTimeoutMs = checkMs(o.requestTimeoutMs, 'requestTimeoutMs', 10_000);
-    this.#assignTimeoutMs = checkMs(o.assignTimeoutMs, 'assignTimeoutMs', 60_000);
-    this.#pollIntervalMs = checkMs(o.pollIntervalMs, 'pollIntervalMs', 500);
-    this.#maxPollIntervalMs = checkMs(
-      o.maxPollIntervalMs,
-      'maxPollIntervalMs',
-      Math.max(4000, this.#pollIntervalMs),
-      this.#pollIntervalMs,
-    );
-    const metadataTimeoutMs = checkMs(o.metadataTimeoutMs, 'metadataTimeoutMs', 1000);
-    this.#retry = checkRetry(o.retry);
-    if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('fetch', 'expected a function');
-    const fetch = o.fetch as typeof globalThis.fetch | undefined;
-    this.#client = new JsonApiClient({
-      token,
-      baseUrl,
-      requestTimeoutMs,
-      retry: this.#retry,
-      protocol: PROTOCOL,
-      fetch,
-    });
+    const c = checkCommonOptions(o, { baseUrl: 'https://api.hetzner.cloud', metadataUrl: HETZNER_METADATA_URL });
+    this.#assignTimeoutMs = c.assignTimeoutMs;
+    this.#pollIntervalMs = c.pollIntervalMs;
+    this.#maxPollIntervalMs = c.maxPollIntervalMs;
+    this.#retry = c.retry;
+    const { metadataUrl, metadataTimeoutMs, fetch } = c;
+    this.#client = new JsonApiClient({ token, ...c, protocol: PROTOCOL });
     this.#self = new Lazy(
       async () =>
         Number(
