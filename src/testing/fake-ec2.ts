@@ -78,6 +78,9 @@ export interface FakeEc2ValidatedRequest {
 /** Returns the problems with a request (empty when it is fine). */
 export type FakeEc2RequestValidator = (request: FakeEc2ValidatedRequest) => string[];
 
+/** Returns the problems with a reply the fake is about to send (empty when it is fine). */
+export type FakeEc2ResponseValidator = (request: FakeEc2ValidatedRequest, status: number, xml: string) => string[];
+
 /** Options of {@link FakeEc2.start}. */
 export interface FakeEc2Options {
   /** The region requests must be signed for. Default `us-east-1`. */
@@ -94,6 +97,8 @@ export interface FakeEc2Options {
   rateLimit?: { capacity: number; refillPerSecond: number } | undefined;
   /** Checks every API request; a problem is recorded in `violations` and answered 400. Default: none. */
   validateRequest?: FakeEc2RequestValidator | undefined;
+  /** Checks every API reply before it is sent; a problem is recorded in `violations`. Default: none. */
+  validateResponse?: FakeEc2ResponseValidator | undefined;
 }
 
 /** A scripted failure for the next matching API request(s), see {@link FakeEc2.inject}. */
@@ -350,7 +355,11 @@ export class FakeEc2 {
       errorCode: undefined,
     };
     this.#record(record);
+    const view: FakeEc2ValidatedRequest = { method, pathname: url.pathname, headers: req.headers, params, rawBody };
     const reply = ({ status, xml, code }: Reply): void => {
+      for (const problem of this.#options.validateResponse?.(view, status, xml) ?? []) {
+        this.violations.push(`reply to ${action ?? '(no action)'}: ${problem}`);
+      }
       record.outcome = status;
       record.errorCode = code;
       this.#sendXml(res, xml, status);
@@ -366,10 +375,7 @@ export class FakeEc2 {
       .toLowerCase();
     if (contentType !== 'application/x-www-form-urlencoded')
       problems.push(`content-type ${contentType || '(none)'} is not a form`);
-    problems.push(
-      ...(this.#options.validateRequest?.({ method, pathname: url.pathname, headers: req.headers, params, rawBody }) ??
-        []),
-    );
+    problems.push(...(this.#options.validateRequest?.(view) ?? []));
     if (problems.length > 0) {
       for (const problem of problems) this.violations.push(`${action ?? '(no action)'}: ${problem}`);
       fail(400, 'InvalidParameterValue', `request does not match the API description: ${problems.join('; ')}`);
