@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runScenario, scenarioFor } from './sim/scenarios.ts';
-import { type FaultCommand, InvariantViolation, Simulator } from './sim/simulator.ts';
+import { checkLiveness, runScenario, scenarioFor } from './sim/scenarios.ts';
+import { type FaultCommand, InvariantViolation, type SimOptions, Simulator } from './sim/simulator.ts';
 
 /**
  * Deterministic simulation: hundreds of seeded runs with partitions, one-way cuts, drops, duplicates, long delays,
@@ -87,6 +87,92 @@ describe('deterministic simulation', () => {
     }
     assert.ok(caught, 'no violation found: the pairing invariant is blind');
     assert.match(caught.message, /without gainedLeadership|without having gained|still open/);
+  });
+
+  /** A seed's scenario with the lowest non-witness ID unhealthy from the stable phase on, healthy again at `backAt`. */
+  const returning = (seed: number, extra: Partial<SimOptions>, backAt: (lease: number) => number): SimOptions => {
+    const options = scenarioFor(seed);
+    const lease = options.timing.leaseMs;
+    const lowest = Math.min(...options.ids.filter((id) => !(extra.voterOnly ?? []).includes(id)));
+    return {
+      ...options,
+      permanentlyDown: 0,
+      healthFlaps: true,
+      stableHealth: [
+        { id: lowest, healthy: false, at: 0 },
+        { id: lowest, healthy: true, at: backAt(lease) },
+      ],
+      ...extra,
+    };
+  };
+
+  it('health flaps, witnesses and both preemption settings: no witness or unhealthy node leads; the right one does', () => {
+    let flaps = 0;
+    let preemptions = 0;
+    let witnesses = 0;
+    for (let seed = 1; seed <= 120; seed++) {
+      const base = scenarioFor(seed);
+      const voterOnly = base.ids.length >= 3 ? [Math.min(...base.ids)] : [];
+      witnesses += voterOnly.length;
+      const variants: Partial<SimOptions>[] = [
+        { voterOnly, preempt: true, preemptDelayMs: 0 },
+        { voterOnly, preempt: true, preemptDelayMs: base.timing.leaseMs },
+        { voterOnly, preempt: false, preemptDelayMs: 0 },
+      ];
+      const options = returning(seed, variants[seed % 3]!, (lease) => 4 * lease);
+      const result = checkLiveness(options, new Simulator(options).run());
+      flaps += result.faults['health-flap'] ?? 0;
+      preemptions += result.preemptionsChecked;
+    }
+    // The runs must exercise what they claim to, or passing means nothing.
+    assert.ok(flaps > 100, `only ${flaps} health flaps`);
+    assert.ok(preemptions > 30, `only ${preemptions} preemptions checked`);
+    assert.ok(witnesses > 30, `only ${witnesses} witnesses`);
+  });
+
+  /** Runs seeds until one violates an invariant; returns the violation (or null: the checker is blind). */
+  const firstViolation = (make: (seed: number) => SimOptions, seeds = 150): InvariantViolation | null => {
+    for (let seed = 1; seed <= seeds; seed++) {
+      try {
+        new Simulator(make(seed)).run();
+      } catch (error) {
+        if (!(error instanceof InvariantViolation)) throw error;
+        return error;
+      }
+    }
+    return null;
+  };
+
+  it('catches a witness that leads when the core is not told it is voter-only', () => {
+    const caught = firstViolation((seed) => {
+      const options = scenarioFor(seed);
+      return { ...options, voterOnly: [Math.min(...options.ids)], brokenVoterOnly: true };
+    });
+    assert.ok(caught, 'no violation found: the witness invariant is blind');
+    assert.match(caught.message, /voter-only node \d+ leads/);
+  });
+
+  it('catches an unhealthy leader when the core is not told of health changes', () => {
+    const caught = firstViolation((seed) => returning(seed, { brokenHealth: true }, (lease) => 4 * lease));
+    assert.ok(caught, 'no violation found: the health invariant is blind');
+    assert.match(caught.message, /leads while unhealthy/);
+  });
+
+  it('catches a preemption when the core ignores preempt: false', () => {
+    const caught = firstViolation((seed) =>
+      returning(seed, { preempt: false, brokenPreempt: true }, (lease) => 4 * lease),
+    );
+    assert.ok(caught, 'no violation found: the no-preempt invariant is blind');
+    assert.match(caught.message, /preempted by \d+ although preempt is false/);
+  });
+
+  it('catches a preemption sooner than preemptDelayMs when the core ignores the delay', () => {
+    const caught = firstViolation((seed) => {
+      const lease = scenarioFor(seed).timing.leaseMs;
+      return returning(seed, { preemptDelayMs: 2 * lease, brokenPreempt: true }, () => 4 * lease);
+    });
+    assert.ok(caught, 'no violation found: the preemption-delay invariant is blind');
+    assert.match(caught.message, /preempted \d+ [\d.]+ ms after it could lead \(preemptDelayMs \d+\)/);
   });
 
   it('catches two leaders when clocks drift beyond the configured bound', () => {

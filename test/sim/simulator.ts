@@ -55,6 +55,25 @@ export interface SimOptions {
   brokenPersistFailure?: boolean;
   /** Negative control: a stall is not told to the core (no `maxStallMs`). The stall invariant must catch it. */
   brokenStall?: boolean;
+  /** Witnesses (`voterOnly`): they vote and never lead. */
+  voterOnly?: readonly number[];
+  /** Every node's `preempt` setting (default true). */
+  preempt?: boolean;
+  /** Every node's `preemptDelayMs` (default 0). */
+  preemptDelayMs?: number;
+  /** Random health flips (a health check failing, then recovering) among the faults. */
+  healthFlaps?: boolean;
+  /**
+   * Health changes during the stable phase, `at` ms after it starts (e.g. the lowest ID unhealthy at 0, healthy
+   * again later: it must then take over, no sooner than `preemptDelayMs`; or, with `preempt: false`, not at all).
+   */
+  stableHealth?: readonly { id: number; healthy: boolean; at: number }[];
+  /** Negative control: health changes are not told to the core. The health invariant must catch it. */
+  brokenHealth?: boolean;
+  /** Negative control: the core is not told it is voter-only. The witness invariant must catch it. */
+  brokenVoterOnly?: boolean;
+  /** Negative control: the core runs with the defaults (preempt, no delay). The preemption invariants must catch it. */
+  brokenPreempt?: boolean;
 }
 
 /** One fault of an explicit schedule. Node IDs must be members of `ids`. */
@@ -67,6 +86,8 @@ export type FaultCommand =
   | { at: number; kind: 'pause'; id: number; forMs: number }
   /** The node's application stalls (worker mode, past `maxStallMs`): its core is told, and told again at the end. */
   | { at: number; kind: 'stall'; id: number; forMs: number }
+  /** The node's health verdict changes (its check crossed fall/rise, or setHealthy); told to its core. */
+  | { at: number; kind: 'health'; id: number; healthy: boolean }
   | { at: number; kind: 'network'; dropRate: number; duplicateRate: number; longDelayRate: number }
   /** The transport reports the link between `a` and `b` down on both ends, then up again on one. */
   | { at: number; kind: 'flap'; a: number; b: number }
@@ -89,6 +110,13 @@ interface SimNode {
   pausedUntil: number;
   /** The node's application is stalled (its core was told so) until then. */
   stalledUntil: number;
+  /** The health verdict its core was last given (the service's health: it survives restarts). */
+  healthy: boolean;
+  /**
+   * A lower bound, in real time, on when the node last became able to lead: its restart wait ended, it turned
+   * healthy, or its application ran again. Preemption must not come sooner than `preemptDelayMs` after it.
+   */
+  ableFrom: number;
   wakeToken: number;
   durable: PersistedState | undefined;
 }
@@ -102,6 +130,8 @@ type SimEvent =
   | { kind: 'heal-partition'; epoch: number }
   | { kind: 'restart'; id: number; generation: number }
   | { kind: 'unstall'; id: number; generation: number }
+  /** `stablePhase` false: a fault-phase flip, void once the network is stable. */
+  | { kind: 'health'; id: number; healthy: boolean; stablePhase: boolean }
   | { kind: 'stabilize' };
 
 export interface Leadership {
@@ -117,7 +147,14 @@ export interface SimResult {
   /** Real time from the start of the stable phase to the first moment some node led, or null. */
   stableLeaderAfterMs: number | null;
   finalLeader: number | null;
-  expectedFinalLeader: number;
+  /** The lowest healthy, eligible live ID (null: there is none, and nobody may lead). */
+  expectedFinalLeader: number | null;
+  /** Whether `preempt: false` was in force (then any healthy eligible leader is a correct final leader). */
+  noPreempt: boolean;
+  /** Preemptions in the settled stable phase, checked against `preempt` and `preemptDelayMs`. */
+  preemptionsChecked: number;
+  /** The healthy, eligible live IDs at the end. */
+  eligible: number[];
   events: number;
   faults: Record<string, number>;
 }
@@ -142,6 +179,9 @@ export class Simulator {
   private readonly faults: Record<string, number> = {};
   private readonly trace: string[] = [];
   private eventCount = 0;
+  /** The sender of the message being delivered (who caused what the receiver does now), or null. */
+  private delivering: number | null = null;
+  private preemptionsChecked = 0;
 
   constructor(private readonly options: SimOptions) {
     this.rng = new Prng(options.seed);
@@ -159,6 +199,8 @@ export class Simulator {
         clockRate: 1,
         pausedUntil: 0,
         stalledUntil: 0,
+        healthy: true,
+        ableFrom: 0,
         wakeToken: 0,
         durable: undefined,
       });
@@ -208,13 +250,21 @@ export class Simulator {
     node.clockRate = 1 + (this.rng.chance(0.5) ? this.rng.pick([-rho, rho]) : this.rng.range(-rho, rho));
     node.pausedUntil = 0;
     node.stalledUntil = 0;
+    const broken = this.options.brokenPreempt === true;
     const config: CoreConfig = {
       id,
       clusterSize: this.options.ids.length,
       ...this.options.timing,
       incarnation: this.rng.int(1, 0xffffffff),
+      voterOnly: this.options.brokenVoterOnly !== true && this.isWitness(id),
+      preempt: broken ? true : this.options.preempt,
+      preemptDelayMs: broken ? 0 : this.options.preemptDelayMs,
     };
     node.core = new ElectionCore(config, this.options.persistence ? node.durable : undefined);
+    // The restart wait is a lease of the node's clock: at least lease / (1 + rho) of real time.
+    node.ableFrom = Math.max(node.ableFrom, this.now + this.options.timing.leaseMs / (1 + rho));
+    // Health is the service's, not the process's: a restarted node starts from the verdict in force.
+    if (this.options.brokenHealth !== true) node.core.setHealthy(node.healthy, this.local(node));
     this.log(`boot ${id} gen=${node.generation} rate=${node.clockRate.toFixed(4)}`);
     this.apply(node, node.core.start(this.local(node)));
     for (const peer of this.options.ids) {
@@ -258,7 +308,12 @@ export class Simulator {
         if (node.core === null || node.generation !== event.generation) return;
         if (this.deferIfPaused(node, event)) return;
         if (this.cut(event.from, event.to)) return;
-        this.apply(node, node.core.receive(event.from, decodeMessage(event.bytes), this.local(node)));
+        this.delivering = event.from;
+        try {
+          this.apply(node, node.core.receive(event.from, decodeMessage(event.bytes), this.local(node)));
+        } finally {
+          this.delivering = null;
+        }
         return;
       }
       case 'link': {
@@ -281,7 +336,16 @@ export class Simulator {
         const node = this.nodes.get(event.id)!;
         if (node.core === null || node.generation !== event.generation || node.stalledUntil > this.now) return;
         if (this.deferIfPaused(node, event)) return;
+        node.ableFrom = Math.max(node.ableFrom, this.now);
         this.apply(node, node.core.setStalled(false, this.local(node)));
+        return;
+      }
+      case 'health': {
+        const node = this.nodes.get(event.id)!;
+        if (this.stable && !event.stablePhase) return;
+        // The health monitor runs in the node's process: a paused process learns its verdict when it resumes.
+        if (node.core !== null && this.deferIfPaused(node, event)) return;
+        this.setHealth(node, event.healthy);
         return;
       }
       case 'heal-partition':
@@ -334,6 +398,7 @@ export class Simulator {
         if (event.type === 'gained') this.onGained(node.id, event.term);
         if (event.type === 'lost') {
           if (!this.open.has(node.id)) this.fail(`node ${node.id} lost term ${event.term} without having gained it`);
+          if (event.reason === 'preempted') this.checkPreemption(node.id);
           this.closeLeadership(node.id);
         }
       },
@@ -379,6 +444,15 @@ export class Simulator {
   private injectFault(): void {
     const ids = this.options.ids;
     const lease = this.options.timing.leaseMs;
+    // Drawn only when enabled, so runs without health flaps replay exactly as before.
+    if (this.options.healthFlaps === true && this.rng.chance(0.25)) {
+      this.count('health-flap');
+      const id = this.rng.pick(ids);
+      this.queue.push(this.now, { kind: 'health', id, healthy: false, stablePhase: false });
+      const back = this.now + this.rng.range(0, 3 * lease);
+      this.queue.push(back, { kind: 'health', id, healthy: true, stablePhase: false });
+      return;
+    }
     const roll = this.rng.next();
     if (roll < 0.2) {
       // Symmetric partition into two sides.
@@ -433,6 +507,11 @@ export class Simulator {
         return;
       case 'stall':
         if (known(command.id)) this.stall(command.id, command.forMs);
+        return;
+      case 'health':
+        if (known(command.id)) {
+          this.queue.push(this.now, { kind: 'health', id: command.id, healthy: command.healthy, stablePhase: false });
+        }
         return;
       case 'network':
         this.lossyNetwork(command.dropRate, command.duplicateRate, command.longDelayRate);
@@ -491,6 +570,18 @@ export class Simulator {
     this.queue.push(node.stalledUntil, { kind: 'unstall', id, generation: node.generation });
   }
 
+  private setHealth(node: SimNode, healthy: boolean): void {
+    if (healthy && !node.healthy) node.ableFrom = Math.max(node.ableFrom, this.now);
+    node.healthy = healthy;
+    if (node.core === null || this.options.brokenHealth === true) return;
+    this.log(`node ${node.id}: ${healthy ? 'healthy' : 'unhealthy'}`);
+    this.apply(node, node.core.setHealthy(healthy, this.local(node)));
+  }
+
+  private isWitness(id: number): boolean {
+    return this.options.voterOnly?.includes(id) === true;
+  }
+
   private lossyNetwork(dropRate: number, duplicateRate: number, longDelayRate: number): void {
     this.count('lossy-network');
     this.dropRate = dropRate;
@@ -542,6 +633,17 @@ export class Simulator {
       if (node.pausedUntil > this.now) node.pausedUntil = this.now;
       if (node.core === null) this.boot(id);
     }
+    // Health flips still queued from the fault phase must not land in the stable phase: every node is healthy
+    // now, except as `stableHealth` says.
+    for (const node of this.nodes.values()) if (!node.healthy) this.setHealth(node, true);
+    for (const change of this.options.stableHealth ?? []) {
+      if (!this.nodes.has(change.id)) continue;
+      if (change.at <= 0) this.setHealth(this.nodes.get(change.id)!, change.healthy);
+      else {
+        const event = { kind: 'health', id: change.id, healthy: change.healthy, stablePhase: true } as const;
+        this.queue.push(this.now + change.at, event);
+      }
+    }
     // Messages still in flight from the fault phase may arrive late: that is part of "stable" too.
     this.log('stabilize');
   }
@@ -558,6 +660,32 @@ export class Simulator {
     const leadership = { id, term, from: this.now, to: null };
     this.leaderships.push(leadership);
     this.open.set(id, leadership);
+  }
+
+  /**
+   * Node `id` stepped aside (`'preempted'`) for the lower ID whose vote request is being delivered. Once the stable
+   * phase has drained what the faults left in flight (two leases of delayed messages, plus one), and when the
+   * leadership was established (its heartbeat had reached everyone), that is a preemption in the sense of the
+   * options: forbidden with `preempt: false`, and never sooner than `preemptDelayMs` (on the preempter's clock,
+   * so `/ (1 + rho)` of real time) after the preempter became able to lead.
+   */
+  private checkPreemption(id: number): void {
+    const { leaseMs, heartbeatIntervalMs } = this.options.timing;
+    const rho = this.options.actualDriftRate ?? this.options.timing.maxDriftRate;
+    const leadership = this.open.get(id);
+    const by = this.delivering;
+    if (!this.stable || by === null || leadership === undefined) return;
+    // A candidacy that began before this leadership (a race, not a preemption) asks again within a heartbeat.
+    if (this.now < this.stableAt + 3 * leaseMs || this.now - leadership.from < 2 * heartbeatIntervalMs) return;
+    this.preemptionsChecked++;
+    if (this.options.preempt === false) this.fail(`node ${id} was preempted by ${by} although preempt is false`);
+    const delay = this.options.preemptDelayMs ?? 0;
+    const able = this.nodes.get(by)!.ableFrom;
+    if (this.now - able < delay / (1 + rho) - 1) {
+      this.fail(
+        `node ${by} preempted ${id} ${(this.now - able).toFixed(1)} ms after it could lead (preemptDelayMs ${delay})`,
+      );
+    }
   }
 
   private closeLeadership(id: number): void {
@@ -583,6 +711,8 @@ export class Simulator {
     // Events come in pairs: a node is leader only within a gainedLeadership it emitted for that very term.
     for (const id of leaders) {
       if (this.nodes.get(id)!.stalledUntil > this.now) this.fail(`node ${id} leads while its application is stalled`);
+      if (this.isWitness(id)) this.fail(`voter-only node ${id} leads`);
+      if (!this.nodes.get(id)!.healthy) this.fail(`node ${id} leads while unhealthy`);
       const term = this.nodes.get(id)!.core!.term;
       if (this.open.get(id)?.term !== term) this.fail(`node ${id} leads term ${term} without gainedLeadership for it`);
     }
@@ -597,10 +727,19 @@ export class Simulator {
       leaderships: this.leaderships,
       stableLeaderAfterMs: this.stableLeaderAt === null ? null : this.stableLeaderAt - this.stableAt,
       finalLeader: leaders[0] ?? null,
-      expectedFinalLeader: Math.min(...up),
+      expectedFinalLeader: this.expectedLeader(up),
       events: this.eventCount,
       faults: this.faults,
+      noPreempt: this.options.preempt === false,
+      preemptionsChecked: this.preemptionsChecked,
+      eligible: up.filter((id) => !this.isWitness(id) && this.nodes.get(id)!.healthy),
     };
+  }
+
+  /** The lowest healthy, eligible node that is up (null when none: then nobody may lead). */
+  private expectedLeader(up: number[]): number | null {
+    const eligible = up.filter((id) => !this.isWitness(id) && this.nodes.get(id)!.healthy);
+    return eligible.length === 0 ? null : Math.min(...eligible);
   }
 
   private log(line: string): void {
