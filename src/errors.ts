@@ -43,7 +43,10 @@ export type TransportErrorReason =
   | 'listen-failed'
   /** An established link received nothing (not even a keepalive) for `idleTimeoutMs`: the peer is gone or stuck. */
   | 'idle-timeout'
-  /** A peer stopped reading and its socket's write backlog passed `maxWriteBufferBytes`. */
+  /**
+   * A peer stopped reading and this end's unsent backlog to it passed the transport's bound (1 MiB; an
+   * `ElectionNode` does not expose it): the connection is dropped rather than buffering without end.
+   */
   | 'write-buffer-full'
   /** The peer refused with a reason code this version does not know. */
   | 'refused';

@@ -6,10 +6,11 @@
  */
 
 import ky, { type KyInstance } from 'ky';
-import { type AssignerError, ConfigError } from '../errors.ts';
+import { AbortError, type AssignerError, ConfigError } from '../errors.ts';
 import { logger } from '../util/log.ts';
 import { checkInt, checkKnownKeys, checkObject, checkString } from '../util/validate.ts';
-import { abortErrorOf, backoffDelay, type Deadline, sleep, throwIfAborted } from './timing.ts';
+import type { AssignOptions, TermFence } from './floating-ip-assigner.ts';
+import { abortErrorOf, backoffDelay, Deadline, sleep, throwIfAborted } from './timing.ts';
 
 /** How the client retries 429, 5xx and network errors. */
 export interface RetryPolicy {
@@ -426,4 +427,36 @@ export function checkCommonOptions(
     retry: checkRetry(o.retry),
     fetch: o.fetch as typeof globalThis.fetch | undefined,
   };
+}
+
+/**
+ * Starts one `assign()` call: admits its term (a stale one throws `StaleTermError` before anything is sent), fails
+ * at once when already aborted, and builds the call's context. Its guard, run before every request, stops the call
+ * when a newer term has been admitted since or `stillLeader()` says the leadership is over.
+ */
+export function assignContext(fence: TermFence, options: AssignOptions, timeoutMs: number): CallContext {
+  const { signal, term, stillLeader } = options;
+  fence.admit(term);
+  throwIfAborted(signal);
+  return {
+    signal,
+    term,
+    deadline: new Deadline(timeoutMs),
+    guard: () => {
+      fence.check(term);
+      if (stillLeader?.() === false) throw new AbortError('leadership ended: no further request is sent');
+    },
+    idempotent: true,
+  };
+}
+
+/** Waits `ms`, unless that cannot end before the call's deadline: then it fails at once with `deadlineError`. */
+export async function pauseWithin(
+  ms: number,
+  ctx: CallContext,
+  deadlineError: (timeoutMs: number) => AssignerError,
+): Promise<void> {
+  const deadline = ctx.deadline;
+  if (deadline !== undefined && ms >= deadline.remaining()) throw deadlineError(deadline.timeoutMs);
+  await sleep(ms, ctx.signal);
 }

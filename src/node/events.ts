@@ -23,7 +23,14 @@ export type LostLeadershipReason =
    * The election engine failed (its worker thread threw or exited): the node stopped leading at once, and is
    * stopped. An `error` event carries the cause.
    */
-  | 'failed';
+  | 'failed'
+  /** The node turned unhealthy (health check or `setHealthy(false)`) and resigned so a healthy node can lead. */
+  | 'unhealthy'
+  /**
+   * etcd backend: etcd no longer holds this leadership — its lease or key was revoked or deleted by someone else
+   * (an operator, `etcdctl`), or resigning it was forced.
+   */
+  | 'revoked';
 
 /** Payload of `gainedLeadership`. */
 export interface GainedLeadershipInfo {
