@@ -154,6 +154,25 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     assert.ok(error instanceof AwsApiError && error.awsCode === 'AuthFailure', String(error));
   });
 
+  it('takes the endpoints from AWS_ENDPOINT_URL_EC2 (else AWS_ENDPOINT_URL) and AWS_EC2_METADATA_SERVICE_ENDPOINT', async (t) => {
+    const { fake, make } = await setup(t, { metadata: { instanceId: 'i-00000000000000003', region: 'us-east-1' } });
+    const unreachable = 'http://127.0.0.1:9';
+    const fromEnv = (env: Record<string, string>) =>
+      make({ endpoint: undefined, metadataUrl: undefined, instanceId: undefined, env });
+    await fromEnv({
+      AWS_ENDPOINT_URL_EC2: fake.url,
+      AWS_ENDPOINT_URL: unreachable,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: `${fake.url}/`,
+    }).assign();
+    assert.equal(fake.holder(IP), 'i-00000000000000003');
+    fake.moveIp(IP, OTHER);
+    assert.equal(
+      await fromEnv({ AWS_ENDPOINT_URL: fake.url, AWS_EC2_METADATA_SERVICE_ENDPOINT: fake.url }).holder(),
+      OTHER,
+    );
+    assert.ok(fake.requests.filter((r) => r.kind === 'metadata').length >= 2);
+  });
+
   it('uses the instance role through IMDSv2 when no key is given, and fetches it again when EC2 says it expired', async (t) => {
     const { fake, make } = await setup(t, {
       credentials: [ROLE.credentials],
@@ -479,6 +498,12 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
       [{ endpoint: 'ftp://example.com' }, 'endpoint'],
       [{ endpoint: 'https://ec2.us-east-1.amazonaws.com/path' }, 'endpoint'],
       [{ metadataUrl: 'nope' }, 'metadataUrl'],
+      [{ endpoint: undefined, env: { AWS_ENDPOINT_URL_EC2: 'ec2.local' } }, 'env.AWS_ENDPOINT_URL_EC2'],
+      [{ endpoint: undefined, env: { AWS_ENDPOINT_URL: 'ftp://x' } }, 'env.AWS_ENDPOINT_URL'],
+      [
+        { metadataUrl: undefined, env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'x' } },
+        'env.AWS_EC2_METADATA_SERVICE_ENDPOINT',
+      ],
       [{ env: 'production' }, 'env'],
       [{ requestTimeoutMs: 0 }, 'requestTimeoutMs'],
       [{ assignTimeoutMs: -1 }, 'assignTimeoutMs'],

@@ -37,13 +37,17 @@ export interface ElasticIpAssignerOptions {
    * role through IMDSv2 (renewed before it expires). The secret parts are never logged or serialised.
    */
   credentials?: AwsCredentials | undefined;
-  /** EC2 endpoint URL. Default `https://ec2.{region}.amazonaws.com`. */
+  /**
+   * EC2 endpoint URL. Default: `AWS_ENDPOINT_URL_EC2`, else `AWS_ENDPOINT_URL` (the SDKs' variables), else
+   * `https://ec2.{region}.amazonaws.com`.
+   */
   endpoint?: string | undefined;
-  /** Instance metadata service base URL. Default `http://169.254.169.254`. */
+  /** Instance metadata service base URL. Default: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://169.254.169.254`. */
   metadataUrl?: string | undefined;
   /**
    * Where the standard variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
-   * `AWS_DEFAULT_REGION`, `AWS_EC2_METADATA_DISABLED`) are read, once, at construction. Default `process.env`.
+   * `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+   * `AWS_EC2_METADATA_DISABLED`) are read, once, at construction. Default `process.env`.
    */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Timeout of one EC2 request in ms. Default 10000. */
@@ -143,8 +147,16 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
         throw new ConfigError('instanceId', "expected an instance ID such as 'i-0123456789abcdef0'");
       this.#instanceId = id;
     }
-    this.#endpoint = o.endpoint === undefined ? undefined : checkUrl(o.endpoint, 'endpoint');
-    const metadataUrl = checkUrl(o.metadataUrl ?? DEFAULT_METADATA_URL, 'metadataUrl');
+    const endpointVar = envString('AWS_ENDPOINT_URL_EC2') !== undefined ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL';
+    if (o.endpoint !== undefined) this.#endpoint = checkUrl(o.endpoint, 'endpoint');
+    else if (envString(endpointVar) !== undefined)
+      this.#endpoint = checkUrl(envString(endpointVar), `env.${endpointVar}`);
+    const metadataUrl =
+      o.metadataUrl !== undefined
+        ? checkUrl(o.metadataUrl, 'metadataUrl')
+        : envString('AWS_EC2_METADATA_SERVICE_ENDPOINT') !== undefined
+          ? checkUrl(envString('AWS_EC2_METADATA_SERVICE_ENDPOINT'), 'env.AWS_EC2_METADATA_SERVICE_ENDPOINT')
+          : DEFAULT_METADATA_URL;
     this.#requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
     this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 30_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
     const metadataTimeoutMs = checkInt(o.metadataTimeoutMs ?? 1000, 'metadataTimeoutMs', 1, MAX_TIMER_MS);
