@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import { AbortError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
+import { checkHttpUrl, checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
-import { abortErrorOf, Deadline, throwIfAborted } from '../timing.ts';
+import { Deadline, throwIfAborted, withSignal } from '../timing.ts';
 import { asNode, asNodes, type Ec2CallContext, Ec2Client, text } from './client.ts';
 import { type AwsCredentialSource, type AwsCredentials, CredentialProvider } from './credentials.ts';
 import { AwsApiError, AwsBadResponseError, AwsCredentialsError, AwsMetadataError } from './errors.ts';
@@ -148,14 +148,16 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       this.#instanceId = id;
     }
     const endpointVar = envString('AWS_ENDPOINT_URL_EC2') !== undefined ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL';
-    if (o.endpoint !== undefined) this.#endpoint = checkUrl(o.endpoint, 'endpoint');
+    if (o.endpoint !== undefined) this.#endpoint = checkHttpUrl(o.endpoint, 'endpoint', { pathless: true });
     else if (envString(endpointVar) !== undefined)
-      this.#endpoint = checkUrl(envString(endpointVar), `env.${endpointVar}`);
+      this.#endpoint = checkHttpUrl(envString(endpointVar), `env.${endpointVar}`, { pathless: true });
     const metadataUrl =
       o.metadataUrl !== undefined
-        ? checkUrl(o.metadataUrl, 'metadataUrl')
+        ? checkHttpUrl(o.metadataUrl, 'metadataUrl', { pathless: true })
         : envString('AWS_EC2_METADATA_SERVICE_ENDPOINT') !== undefined
-          ? checkUrl(envString('AWS_EC2_METADATA_SERVICE_ENDPOINT'), 'env.AWS_EC2_METADATA_SERVICE_ENDPOINT')
+          ? checkHttpUrl(envString('AWS_EC2_METADATA_SERVICE_ENDPOINT'), 'env.AWS_EC2_METADATA_SERVICE_ENDPOINT', {
+              pathless: true,
+            })
           : DEFAULT_METADATA_URL;
     this.#requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
     this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 30_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
@@ -386,38 +388,4 @@ function checkCredentials(value: unknown, prefix = 'credentials.'): AwsCredentia
     throw new ConfigError(names.sessionToken, 'expected a session token (printable ASCII without spaces)');
   }
   return { accessKeyId, secretAccessKey, sessionToken };
-}
-
-function checkUrl(value: unknown, field: string): string {
-  const raw = checkString(value, field);
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(field, 'expected an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
-  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
-  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
-  if (url.pathname !== '/') throw new ConfigError(field, 'must not contain a path');
-  return raw.replace(/\/+$/, '');
-}
-
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErrorOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
