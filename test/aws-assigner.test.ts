@@ -79,6 +79,33 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     assert.ok(fake.requests.every((r) => r.authenticated && r.accessKeyId === KEY.accessKeyId));
   });
 
+  it('associates with a chosen network interface and private address, and counts only that as here', async (t) => {
+    const { fake, make } = await setup(t);
+    const eni = 'eni-00000000000000001';
+    const assigner = make({ networkInterfaceId: eni, privateIpAddress: '10.0.1.5' });
+    fake.moveIp(IP, OTHER);
+    await assigner.assign({ term: 1 });
+    assert.equal(fake.holder(IP), ME);
+    const alloc = fake.allocationId(IP);
+    assert.equal(
+      line(fake.requests[1]!),
+      `AssociateAddress AllocationId=${alloc}&NetworkInterfaceId=${eni}&PrivateIpAddress=10.0.1.5&AllowReassociation=true 200`,
+    );
+    await assigner.assign({ term: 1 });
+    assert.equal(fake.requests.length, 3, 'already on that interface and address: no association');
+    // On this instance, but on its primary address: not where it was asked to be.
+    fake.moveIp(IP, ME);
+    await assigner.assign({ term: 2 });
+    assert.equal(fake.requests.filter((r) => r.action === 'AssociateAddress').length, 2);
+    assert.equal(await assigner.holder(), ME);
+    const wrong = await make({ networkInterfaceId: 'eni-0000000000000000f' })
+      .assign()
+      .catch((e: unknown) => e);
+    assert.ok(
+      wrong instanceof AwsApiError && wrong.awsCode === 'InvalidNetworkInterfaceID.NotFound' && !wrong.retryable,
+    );
+  });
+
   it('holder() and self() speak instance IDs; holder() is null when unassociated', async (t) => {
     const { fake, make } = await setup(t);
     const assigner = make();
@@ -489,6 +516,9 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
       [{ region: undefined, env: { AWS_REGION: 'mars' } }, 'env.AWS_REGION'],
       [{ instanceId: 'i-123' }, 'instanceId'],
       [{ instanceId: 42 }, 'instanceId'],
+      [{ networkInterfaceId: 'eni-1' }, 'networkInterfaceId'],
+      [{ privateIpAddress: '10.0.0.5' }, 'privateIpAddress'],
+      [{ networkInterfaceId: 'eni-00000000000000001', privateIpAddress: 'fd00::1' }, 'privateIpAddress'],
       [{ credentials: 'key' }, 'credentials'],
       [{ credentials: { ...KEY, accessKeyId: 'lower-case' } }, 'credentials.accessKeyId'],
       [{ credentials: { ...KEY, secretAccessKey: '' } }, 'credentials.secretAccessKey'],

@@ -104,7 +104,10 @@ describe('FakeEc2', { timeout: 10_000 }, () => {
   });
 
   it('answers the not-found, permission and throttling errors with their codes and statuses', async (t) => {
-    const fake = await setup(t, { rateLimit: { capacity: 6, refillPerSecond: 0.001 } });
+    const fake = await setup(t, { rateLimit: { capacity: 10, refillPerSecond: 0.001 } });
+    const associate = { Action: 'AssociateAddress', Version: '2016-11-15' };
+    const ME = 'i-00000000000000001';
+    const ENI = 'eni-00000000000000001';
     const cases: Array<[Record<string, string>, number, string]> = [
       [
         { Action: 'DescribeAddresses', Version: '2016-11-15', 'PublicIp.1': '192.0.2.1' },
@@ -135,6 +138,22 @@ describe('FakeEc2', { timeout: 10_000 }, () => {
         },
         400,
         'InvalidInstanceID.NotFound',
+      ],
+      [{ ...associate, AllocationId: fake.allocationId(IP) }, 400, 'MissingParameter'],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), InstanceId: ME, NetworkInterfaceId: ENI },
+        400,
+        'InvalidParameterCombination',
+      ],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), NetworkInterfaceId: 'eni-0000000000000000f' },
+        400,
+        'InvalidNetworkInterfaceID.NotFound',
+      ],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), NetworkInterfaceId: ENI, PrivateIpAddress: '10.9.9.9' },
+        400,
+        'InvalidParameterValue',
       ],
       [
         { Action: 'AssociateAddress', Version: '2016-11-15', InstanceId: 'i-00000000000000001' },

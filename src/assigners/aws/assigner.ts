@@ -33,6 +33,13 @@ export interface ElasticIpAssignerOptions {
   /** This instance's ID (`i-…`). Default: read once from IMDSv2 (`/latest/meta-data/instance-id`). */
   instanceId?: string | undefined;
   /**
+   * Associate with this network interface (`eni-…`) of the instance instead of its primary one, for instances with
+   * several interfaces. Default: the instance's primary interface (`InstanceId`).
+   */
+  networkInterfaceId?: string | undefined;
+  /** With `networkInterfaceId`: which of its private IPv4 addresses the Elastic IP maps to. Default: its primary. */
+  privateIpAddress?: string | undefined;
+  /**
    * Credentials. Default: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, else the instance
    * role through IMDSv2 (renewed before it expires). The secret parts are never logged or serialised.
    */
@@ -66,6 +73,8 @@ const KNOWN_KEYS = [
   'ip',
   'region',
   'instanceId',
+  'networkInterfaceId',
+  'privateIpAddress',
   'credentials',
   'endpoint',
   'metadataUrl',
@@ -87,6 +96,8 @@ interface AddressState {
   allocationId: string;
   /** The instance it is associated with, or (for an ENI without an instance) the network interface, or null. */
   holder: string | null;
+  networkInterfaceId: string | undefined;
+  privateIpAddress: string | undefined;
 }
 
 /**
@@ -122,6 +133,8 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   #allocationId: string | undefined;
   #client: Promise<Ec2Client> | undefined;
   #instanceIdPromise: Promise<string> | undefined;
+  readonly #networkInterfaceId: string | undefined;
+  readonly #privateIpAddress: string | undefined;
 
   constructor(options: ElasticIpAssignerOptions) {
     const o = checkObject(options, 'options');
@@ -146,6 +159,20 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       if (!INSTANCE_ID.test(id))
         throw new ConfigError('instanceId', "expected an instance ID such as 'i-0123456789abcdef0'");
       this.#instanceId = id;
+    }
+    if (o.networkInterfaceId !== undefined) {
+      const eni = checkString(o.networkInterfaceId, 'networkInterfaceId', 64);
+      if (!/^eni-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(eni)) {
+        throw new ConfigError('networkInterfaceId', "expected a network interface ID such as 'eni-0123456789abcdef0'");
+      }
+      this.#networkInterfaceId = eni;
+    }
+    if (o.privateIpAddress !== undefined) {
+      if (typeof o.privateIpAddress !== 'string' || isIP(o.privateIpAddress) !== 4) {
+        throw new ConfigError('privateIpAddress', 'expected a private IPv4 address');
+      }
+      if (this.#networkInterfaceId === undefined) throw new ConfigError('privateIpAddress', 'needs networkInterfaceId');
+      this.#privateIpAddress = o.privateIpAddress;
     }
     const endpointVar = envString('AWS_ENDPOINT_URL_EC2') !== undefined ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL';
     if (o.endpoint !== undefined) this.#endpoint = checkHttpUrl(o.endpoint, 'endpoint', { pathless: true });
@@ -253,7 +280,7 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     };
     const me = await this.self({ signal });
     const state = await this.#read(ctx);
-    if (state.holder === me) {
+    if (this.#isHere(state, me)) {
       log('%s is on %s (term %s)', this.ip, me, term);
       return;
     }
@@ -264,7 +291,12 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       'AssociateAddress',
       {
         AllocationId: state.allocationId,
-        InstanceId: me,
+        ...(this.#networkInterfaceId === undefined
+          ? { InstanceId: me }
+          : {
+              NetworkInterfaceId: this.#networkInterfaceId,
+              ...(this.#privateIpAddress === undefined ? {} : { PrivateIpAddress: this.#privateIpAddress }),
+            }),
         AllowReassociation: 'true',
       },
       ctx,
@@ -277,6 +309,14 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       term,
       Math.round(performance.now() - started),
     );
+  }
+
+  // With a chosen interface (and address), the IP is only "here" on that interface (and address).
+  #isHere(state: AddressState, me: string): boolean {
+    if (state.holder !== me) return false;
+    if (this.#networkInterfaceId === undefined) return true;
+    if (state.networkInterfaceId !== this.#networkInterfaceId) return false;
+    return this.#privateIpAddress === undefined || state.privateIpAddress === this.#privateIpAddress;
   }
 
   /** Never shows credentials: the address and where credentials come from. */
@@ -302,7 +342,13 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     }
     if (this.#allocationId === undefined) log('%s is allocation %s', this.ip, allocationId);
     this.#allocationId = allocationId;
-    return { allocationId, holder: text(item.instanceId) ?? text(item.networkInterfaceId) ?? null };
+    const networkInterfaceId = text(item.networkInterfaceId);
+    return {
+      allocationId,
+      holder: text(item.instanceId) ?? networkInterfaceId ?? null,
+      networkInterfaceId,
+      privateIpAddress: text(item.privateIpAddress),
+    };
   }
 
   async #call(client: Ec2Client, action: string, params: Record<string, string>, ctx: Ec2CallContext) {
