@@ -200,6 +200,31 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     assert.ok(fake.requests.filter((r) => r.kind === 'metadata').length >= 2);
   });
 
+  it('defaults to the regional endpoint (.com.cn in China), signed for the region (a recording fetch, no network)', async () => {
+    const seen: Array<{ url: string; authorization: string | null }> = [];
+    const recording: typeof fetch = async (input, init) => {
+      seen.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
+      throw new TypeError('fetch failed');
+    };
+    for (const region of ['eu-west-1', 'cn-north-1']) {
+      const assigner = new ElasticIpAssigner({
+        ip: IP,
+        region,
+        instanceId: ME,
+        credentials: { ...KEY },
+        env: {},
+        fetch: recording,
+        retry: { maxAttempts: 1 },
+      });
+      await assert.rejects(assigner.holder(), AwsNetworkError);
+    }
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['https://ec2.eu-west-1.amazonaws.com/', 'https://ec2.cn-north-1.amazonaws.com.cn/'],
+    );
+    assert.match(seen[1]!.authorization ?? '', /Credential=AKIAFAKE0000EXAMPLE1\/\d{8}\/cn-north-1\/ec2\/aws4_request/);
+  });
+
   it('uses the instance role through IMDSv2 when no key is given, and fetches it again when EC2 says it expired', async (t) => {
     const { fake, make } = await setup(t, {
       credentials: [ROLE.credentials],

@@ -46,7 +46,7 @@ export interface ElasticIpAssignerOptions {
   credentials?: AwsCredentials | undefined;
   /**
    * EC2 endpoint URL. Default: `AWS_ENDPOINT_URL_EC2`, else `AWS_ENDPOINT_URL` (the SDKs' variables), else
-   * `https://ec2.{region}.amazonaws.com`.
+   * `https://ec2.{region}.amazonaws.com` (`.com.cn` in the China regions).
    */
   endpoint?: string | undefined;
   /** Instance metadata service base URL. Default: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://169.254.169.254`. */
@@ -366,7 +366,7 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     this.#client ??= this.#resolveRegion(signal).then(
       (region) =>
         new Ec2Client({
-          endpoint: this.#endpoint ?? `https://ec2.${region}.amazonaws.com`,
+          endpoint: this.#endpoint ?? defaultEndpoint(region),
           region,
           credentials: this.#credentials,
           requestTimeoutMs: this.#requestTimeoutMs,
@@ -396,6 +396,11 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     }
     return this.#imds.get(path, signal);
   }
+}
+
+/** EC2's regional endpoint: the China regions live under their own domain. */
+function defaultEndpoint(region: string): string {
+  return `https://ec2.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 }
 
 function checkRegion(value: unknown, field: string): string {
