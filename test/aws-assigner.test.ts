@@ -130,6 +130,27 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     ]);
   });
 
+  it('an aborted caller does not fail a concurrent one sharing the same IMDS reads', async (t) => {
+    const { fake, make } = await setup(t, {
+      credentials: [ROLE.credentials],
+      metadata: { instanceId: ME, region: 'us-east-1', role: ROLE },
+    });
+    const assigner = make({ instanceId: undefined, region: undefined, credentials: undefined });
+    const controller = new AbortController();
+    const aborted = assigner.assign({ signal: controller.signal });
+    const abortedSelf = assigner.self({ signal: controller.signal });
+    const otherSelf = assigner.self();
+    const other = assigner.holder();
+    // Abort once the shared IMDS reads are under way.
+    await fake.waitForRequest((r) => r.kind === 'metadata');
+    controller.abort();
+    await assert.rejects(aborted, AbortError);
+    await assert.rejects(abortedSelf, AbortError);
+    assert.equal(await otherSelf, ME);
+    assert.equal(await other, null);
+    assert.equal(await assigner.self(), ME);
+  });
+
   it('fetches a new IMDS token when the old one is refused', async (t) => {
     const { fake, make } = await setup(t, {
       credentials: [KEY, ROLE.credentials],

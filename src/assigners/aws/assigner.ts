@@ -6,8 +6,9 @@ import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFe
 import { Deadline, throwIfAborted, withSignal } from '../timing.ts';
 import { asNode, asNodes, type Ec2CallContext, Ec2Client, text } from './client.ts';
 import { type AwsCredentialSource, type AwsCredentials, CredentialProvider } from './credentials.ts';
+import { ELASTIC_IP_DEFAULTS as DEFAULTS } from './defaults.ts';
 import { AwsApiError, AwsBadResponseError, AwsCredentialsError, AwsMetadataError } from './errors.ts';
-import { DEFAULT_METADATA_URL, ImdsClient } from './imds.ts';
+import { ImdsClient } from './imds.ts';
 
 const log = logger('aws');
 
@@ -185,18 +186,28 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
           ? checkHttpUrl(envString('AWS_EC2_METADATA_SERVICE_ENDPOINT'), 'env.AWS_EC2_METADATA_SERVICE_ENDPOINT', {
               pathless: true,
             })
-          : DEFAULT_METADATA_URL;
-    this.#requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
-    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 30_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
-    const metadataTimeoutMs = checkInt(o.metadataTimeoutMs ?? 1000, 'metadataTimeoutMs', 1, MAX_TIMER_MS);
+          : DEFAULTS.metadataUrl;
+    this.#requestTimeoutMs = checkInt(
+      o.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      'requestTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
+    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? DEFAULTS.assignTimeoutMs, 'assignTimeoutMs', 1, MAX_TIMER_MS);
+    const metadataTimeoutMs = checkInt(
+      o.metadataTimeoutMs ?? DEFAULTS.metadataTimeoutMs,
+      'metadataTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
     const retry = o.retry === undefined ? {} : checkObject(o.retry, 'retry');
     checkKnownKeys(retry, RETRY_KEYS, 'retry.');
-    const baseDelayMs = checkInt(retry.baseDelayMs ?? 500, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
+    const baseDelayMs = checkInt(retry.baseDelayMs ?? DEFAULTS.retryBaseDelayMs, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
     this.#retry = {
-      maxAttempts: checkInt(retry.maxAttempts ?? 5, 'retry.maxAttempts', 1, 100),
+      maxAttempts: checkInt(retry.maxAttempts ?? DEFAULTS.retryMaxAttempts, 'retry.maxAttempts', 1, 100),
       baseDelayMs,
       maxDelayMs: checkInt(
-        retry.maxDelayMs ?? Math.max(10_000, baseDelayMs),
+        retry.maxDelayMs ?? Math.max(DEFAULTS.retryMaxDelayMs, baseDelayMs),
         'retry.maxDelayMs',
         baseDelayMs,
         MAX_TIMER_MS,
@@ -243,7 +254,8 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   /** This instance's ID: the `instanceId` option, or read once from IMDSv2 (then cached). */
   async self(options: HolderOptions = {}): Promise<string> {
     if (this.#instanceId !== undefined) return this.#instanceId;
-    this.#instanceIdPromise ??= this.#metadata('/latest/meta-data/instance-id', options.signal).then(
+    // Shared by concurrent callers, so it takes none's signal (IMDS timeouts bound it); each waits on its own.
+    this.#instanceIdPromise ??= this.#metadata('/latest/meta-data/instance-id', undefined).then(
       (id) => {
         if (!INSTANCE_ID.test(id))
           throw new AwsMetadataError('/latest/meta-data/instance-id', 'the answer is not an instance ID');
@@ -363,7 +375,7 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   }
 
   #ec2(signal: AbortSignal | undefined): Promise<Ec2Client> {
-    this.#client ??= this.#resolveRegion(signal).then(
+    this.#client ??= this.#resolveRegion().then(
       (region) =>
         new Ec2Client({
           endpoint: this.#endpoint ?? defaultEndpoint(region),
@@ -381,10 +393,11 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     return withSignal(this.#client, signal);
   }
 
-  async #resolveRegion(signal: AbortSignal | undefined): Promise<string> {
+  // Shared (through #client) by concurrent callers: it takes none's signal; IMDS timeouts bound it.
+  async #resolveRegion(): Promise<string> {
     if (this.#region !== undefined) return this.#region;
     const path = '/latest/meta-data/placement/region';
-    const region = await this.#metadata(path, signal);
+    const region = await this.#metadata(path, undefined);
     if (!REGION.test(region)) throw new AwsMetadataError(path, 'the answer is not a region');
     this.#region = region;
     return region;

@@ -4,9 +4,6 @@ import { AwsMetadataError } from './errors.ts';
 
 const log = logger('aws');
 
-/** Default address of the EC2 instance metadata service. */
-export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
-
 /** Lifetime asked for a session token, in seconds (the most IMDS grants: 6 hours). */
 const TOKEN_TTL_SECONDS = 21_600;
 /** A token is renewed this long before it expires, so one never lapses between check and use. */
