@@ -46,6 +46,12 @@ export {
   type TransportErrorReason,
 } from './errors.ts';
 export {
+  type CommandHealthCheckOptions,
+  commandHealthCheck,
+  httpHealthCheck,
+  splitCommand,
+} from './health/checks.ts';
+export {
   type HealthChange,
   HealthMonitor,
   type HealthMonitorEvents,
