@@ -58,3 +58,15 @@ it('leader-ip/testing does not load devDependencies', () => {
   const reached = packagesReachedFrom('testing.ts');
   for (const dev of ['ajv', 'ajv-formats', 'fast-check', 'tsx']) assert.ok(!reached.has(dev), dev);
 });
+
+it('only leader-ip/etcd reaches etcd3 (an optional peer dependency), and loads it only when started', () => {
+  assert.ok(packagesReachedFrom('etcd.ts').has('etcd3'));
+  for (const entry of ['index.ts', 'testing.ts', 'digitalocean.ts']) {
+    assert.ok(!packagesReachedFrom(entry).has('etcd3'), `${entry} must not import etcd3`);
+  }
+  // Its one value import is the dynamic one in start(): importing the subpath works without etcd3 installed.
+  const source = readFileSync(resolve(SRC, 'backends/etcd/etcd-election.ts'), 'utf8');
+  const valueImports = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'etcd3'/gms)];
+  assert.deepEqual(valueImports, []);
+  assert.match(source, /await import\('etcd3'\)/);
+});
