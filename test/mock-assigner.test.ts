@@ -142,3 +142,21 @@ describe('MockFloatingIpAssigner', { timeout: 10_000 }, () => {
     }
   });
 });
+
+describe('SimulatedFloatingIp public surface', () => {
+  it('has no symbol-keyed setter (the holder changes only through assigners and move())', async () => {
+    assert.deepEqual(Object.getOwnPropertySymbols(SimulatedFloatingIp.prototype), []);
+    const ip = new SimulatedFloatingIp();
+    const assigner = new MockFloatingIpAssigner({ ip, id: 'a' });
+    await assigner.assign({ term: 1 });
+    assert.equal(ip.holder, 'a');
+    ip.move(null);
+    assert.deepEqual(
+      ip.history.map((c) => [c.holder, c.by]),
+      [
+        ['a', 'assign'],
+        [null, 'move'],
+      ],
+    );
+  });
+});

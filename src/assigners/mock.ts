@@ -11,8 +11,9 @@ import {
 } from './floating-ip-assigner.ts';
 import { abortErrorOf, sleep, throwIfAborted } from './timing.ts';
 
-// Keeps the holder's setter away from the public surface: only mocks (this module) assign.
-const SET = Symbol('set');
+// Keeps the holder's setter off the public type: only mocks (this module) assign. Set by a static block, which
+// alone can reach the private method.
+let setHolder: (ip: SimulatedFloatingIp, holder: HolderId | null, term: number | undefined, by: 'assign') => void;
 
 /** One change of a {@link SimulatedFloatingIp}'s holder. */
 export interface SimulatedIpChange {
@@ -51,7 +52,7 @@ export class SimulatedFloatingIp extends EventEmitter<SimulatedFloatingIpEvents>
 
   /** Moves it at once, bypassing every assigner (a person in the control panel, another tool). */
   move(holder: HolderId | null): void {
-    this[SET](holder, undefined, 'move');
+    this.#set(holder, undefined, 'move');
   }
 
   /** Resolves once `holder` holds it (at once if it already does). */
@@ -75,8 +76,12 @@ export class SimulatedFloatingIp extends EventEmitter<SimulatedFloatingIpEvents>
     });
   }
 
+  static {
+    setHolder = (ip, holder, term, by) => ip.#set(holder, term, by);
+  }
+
   // Only changes are recorded: an assign to the current holder is a no-op, as with a real provider.
-  [SET](holder: HolderId | null, term: number | undefined, by: 'assign' | 'move'): void {
+  #set(holder: HolderId | null, term: number | undefined, by: 'assign' | 'move'): void {
     if (holder === this.#holder) return;
     this.#holder = holder;
     const change: SimulatedIpChange = { at: performance.now(), holder, term, by };
@@ -205,7 +210,7 @@ export class MockFloatingIpAssigner extends EventEmitter<MockAssignerEvents> imp
       if (options.stillLeader?.() === false) throw new AbortError('leadership ended: the IP is not moved');
       const failure = this.#failNext.shift() ?? this.#failAlways;
       if (failure !== undefined) throw typeof failure === 'function' ? failure(call) : failure;
-      this.ip[SET](this.id, term, 'assign');
+      setHolder(this.ip, this.id, term, 'assign');
     });
   }
 

@@ -20,7 +20,7 @@ export interface LeadershipInterval {
   to: number;
   end: 'lost' | 'killed' | 'open';
   /** The `lostLeadership` reason, when it ended that way. */
-  reason?: string;
+  reason?: string | undefined;
 }
 
 /** When the test sent SIGKILL to a node's process (monotonic ms, read before sending). */

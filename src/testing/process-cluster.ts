@@ -26,23 +26,23 @@ export interface ProcessClusterOptions {
   /** Node IDs, one process each. */
   ids: readonly number[];
   /** Extra `leader-ip run` flags for every node (timing, floating IP, ...). */
-  args?: readonly string[];
+  args?: readonly string[] | undefined;
   /** Extra flags for one node (e.g. its `--droplet-id`). */
-  argsFor?: (id: number) => readonly string[];
+  argsFor?: ((id: number) => readonly string[]) | undefined;
   /**
    * The addresses node `id` dials, given every node's listen port. Default: every other node's
    * `127.0.0.1:port`. A chaos test points them at proxies instead.
    */
-  peersFor?: (id: number, ports: ReadonlyMap<number, number>) => readonly string[];
+  peersFor?: ((id: number, ports: ReadonlyMap<number, number>) => readonly string[]) | undefined;
   /** Environment for the processes (merged over this process's). */
-  env?: NodeJS.ProcessEnv;
+  env?: NodeJS.ProcessEnv | undefined;
   /**
    * A module to run instead of the `leader-ip` CLI (a test fixture embedding `ElectionNode`); it gets the same
    * arguments (`run --json --id N ...`) and must print the same JSON lines. A `.ts` path runs under tsx.
    */
   script?: string | undefined;
   /** Called with every line a process writes to stderr (default: ignored). */
-  onStderr?: (id: number, line: string) => void;
+  onStderr?: ((id: number, line: string) => void) | undefined;
 }
 
 export interface ProcessClusterEvents {
@@ -176,7 +176,12 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('event', listener);
-        reject(new Error(`no matching node event within ${timeoutMs} ms`));
+        // The last events say what happened instead, which is what a failure report needs.
+        const recent = this.history
+          .slice(-12)
+          .map((e) => JSON.stringify(e))
+          .join('\n  ');
+        reject(new Error(`no matching node event within ${timeoutMs} ms; the last events:\n  ${recent}`));
       }, timeoutMs);
       const listener = (event: NodeProcessEvent) => {
         if (!predicate(event)) return;
