@@ -11,7 +11,8 @@ import {
   describeAssignerConformance,
 } from '../src/testing/conformance.ts';
 import type { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
-import { assertNoViolations, startValidatedFake } from './support/fake-do.ts';
+import { startValidatedFake } from './support/fake-do.ts';
+import { fakeHarness } from './support/fake-providers.ts';
 
 const IP = '203.0.113.10';
 const TOKEN = 'dop_v1_c0ffee0123456789abcdef0123456789abcdef0123456789abcdef01234567';
@@ -41,26 +42,16 @@ async function digitalOceanHarness(
     fatal: { status: 403 },
     'rate-limit': { status: 429, headers: { 'retry-after': '0' } },
   };
-  return {
+  return fakeHarness(fake, {
     assigner: wrap === undefined ? inner : wrap(inner, fake, closed),
     holder: () => fake.holder(IP),
     moveAway: () => fake.moveIp(IP, 102),
-    requestCount: () => fake.apiRequests().length,
-    mutationCount: () => fake.apiRequests().filter((r) => r.method === 'POST').length,
-    onNextRequest(listener) {
-      const seen = fake.requests.length;
-      void fake.waitForRequest((r) => r.seq > seen).then(listener);
-    },
-    inject(fault, times) {
-      fake.inject({ kind: 'status', times, ...faults[fault] });
-    },
+    faults,
     secrets: [TOKEN, TOKEN.slice(8)],
-    async close() {
+    onClose: () => {
       closed.value = true;
-      await fake.close();
-      assertNoViolations(fake);
     },
-  };
+  });
 }
 
 /** The mock assigner: its hook stands for "the provider received a request". */

@@ -1,7 +1,7 @@
 import { HetznerAssigner, type HetznerAssignerOptions } from '../src/hetzner.ts';
 import type { AssignerConformanceHarness, ConformanceFault } from '../src/testing/conformance.ts';
 import { describeAssignerConformance } from '../src/testing/conformance.ts';
-import { assertNoViolations, startValidatedHetzner } from './support/fake-providers.ts';
+import { fakeHarness, startValidatedHetzner } from './support/fake-providers.ts';
 
 const IP = '198.51.100.20';
 const TOKEN = 'hcloud-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV';
@@ -35,25 +35,13 @@ export async function hetznerHarness(
       },
     },
   };
-  return {
+  return fakeHarness(fake, {
     assigner,
     holder: () => fake.holder(IP),
     moveAway: () => fake.moveIp(IP, 1002),
-    requestCount: () => fake.apiRequests().length,
-    mutationCount: () => fake.apiRequests().filter((r) => r.method === 'POST').length,
-    onNextRequest(listener) {
-      const seen = fake.requests.length;
-      void fake.waitForRequest((r) => r.seq > seen).then(listener);
-    },
-    inject(fault, times) {
-      fake.inject({ kind: 'status', times, ...faults[fault] });
-    },
+    faults,
     secrets: [TOKEN],
-    async close() {
-      await fake.close();
-      assertNoViolations(fake);
-    },
-  };
+  });
 }
 
 describeAssignerConformance('HetznerAssigner', () => hetznerHarness(), { rateLimit: true });

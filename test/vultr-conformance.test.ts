@@ -2,7 +2,7 @@ import type { AssignerConformanceHarness, ConformanceFault } from '../src/testin
 import { describeAssignerConformance } from '../src/testing/conformance.ts';
 import { FakeVultr } from '../src/testing/fake-vultr.ts';
 import { VultrAssigner, type VultrAssignerOptions } from '../src/vultr.ts';
-import { assertNoViolations, startValidatedVultr } from './support/fake-providers.ts';
+import { fakeHarness, startValidatedVultr } from './support/fake-providers.ts';
 
 const IP = '192.0.2.50';
 const TOKEN = 'VULTRKEY0123456789ABCDEFGHIJKLMNOPQRS';
@@ -27,25 +27,13 @@ async function vultrHarness(overrides: Partial<VultrAssignerOptions> = {}): Prom
     fatal: { status: 401 },
     'rate-limit': { status: 429, headers: { 'retry-after': '0' } },
   };
-  return {
+  return fakeHarness(fake, {
     assigner,
     holder: () => fake.holder(IP),
     moveAway: () => fake.moveIp(IP, OTHER),
-    requestCount: () => fake.apiRequests().length,
-    mutationCount: () => fake.apiRequests().filter((r) => r.method === 'POST').length,
-    onNextRequest(listener) {
-      const seen = fake.requests.length;
-      void fake.waitForRequest((r) => r.seq > seen).then(listener);
-    },
-    inject(fault, times) {
-      fake.inject({ kind: 'status', times, ...faults[fault] });
-    },
+    faults,
     secrets: [TOKEN],
-    async close() {
-      await fake.close();
-      assertNoViolations(fake);
-    },
-  };
+  });
 }
 
 describeAssignerConformance('VultrAssigner', () => vultrHarness(), { rateLimit: true });

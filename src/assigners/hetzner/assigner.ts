@@ -1,10 +1,11 @@
 import { BlockList, isIP } from 'node:net';
-import { AbortError, AssignerError, ConfigError } from '../../errors.ts';
+import { AssignerError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
 import { checkInt, checkKnownKeys, checkObject } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
 import {
   type ApiResponse,
+  assignContext,
   type CallContext,
   COMMON_OPTION_KEYS,
   checkCommonOptions,
@@ -12,12 +13,13 @@ import {
   JsonApiClient,
   Lazy,
   type ProviderProtocol,
+  pauseWithin,
   type RetryOptions,
   type RetryPolicy,
   readMetadataText,
   retryAfterMs,
 } from '../http-client.ts';
-import { backoffDelay, Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { backoffDelay } from '../timing.ts';
 import {
   HetznerActionError,
   HetznerApiError,
@@ -151,20 +153,9 @@ export class HetznerAssigner implements FloatingIpAssigner {
 
   /** Makes this server the holder; see the class description. Rejects with typed errors only. */
   async assign(options: AssignOptions = {}): Promise<void> {
-    const { signal, term, stillLeader } = options;
-    this.#fence.admit(term);
-    throwIfAborted(signal);
+    const ctx = assignContext(this.#fence, options, this.#assignTimeoutMs);
+    const { signal, term } = options;
     const started = performance.now();
-    const ctx: CallContext = {
-      signal,
-      term,
-      deadline: new Deadline(this.#assignTimeoutMs),
-      guard: () => {
-        this.#fence.check(term);
-        if (stillLeader?.() === false) throw new AbortError('leadership ended: no further request is sent');
-      },
-      idempotent: true,
-    };
     const me = await this.self({ signal });
     const id = await this.#id(ctx);
     const path = `/v1/floating_ips/${id}/actions/assign`;
@@ -237,12 +228,8 @@ export class HetznerAssigner implements FloatingIpAssigner {
     }
   }
 
-  async #pause(ms: number, ctx: CallContext): Promise<void> {
-    const deadline = ctx.deadline;
-    if (deadline !== undefined && ms >= deadline.remaining()) {
-      throw new HetznerDeadlineError(deadline.timeoutMs, 'waiting for the Floating IP');
-    }
-    await sleep(ms, ctx.signal);
+  #pause(ms: number, ctx: CallContext): Promise<void> {
+    return pauseWithin(ms, ctx, (timeoutMs) => new HetznerDeadlineError(timeoutMs, 'waiting for the Floating IP'));
   }
 
   #backoff(attempt: number): number {
