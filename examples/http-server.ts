@@ -11,6 +11,8 @@
  *   LEASE_MS, HEARTBEAT_MS    timing (defaults 1000 and 100)
  *   FLOATING_IP=203.0.113.7 DIGITALOCEAN_TOKEN=...   also move a DigitalOcean reserved IP to the leader
  *   DROPLET_ID, DIGITALOCEAN_API_URL                 (defaults: the metadata service, the real API)
+ *   FLOATING_IP=198.51.100.7 PROVIDER=aws            an AWS Elastic IP instead; the standard AWS_* variables
+ *                                                    (or the instance role), INSTANCE_ID (default: IMDSv2)
  *
  * Endpoints: `GET /healthz` (200 while running), `GET /leader` (200 on the leader only, 503 elsewhere: point a
  * load balancer's health check at it), `GET /` (the application). SIGTERM or Ctrl-C hands leadership over first
@@ -41,7 +43,11 @@ node.on('leaderChange', (leaderId) => console.log(`[node ${id}] leader is ${lead
 node.on('error', (error) => console.warn(`[node ${id}] warning: ${error.message}`));
 
 let binding: FloatingIpBinding | undefined;
-if (env.FLOATING_IP && env.DIGITALOCEAN_TOKEN) {
+if (env.FLOATING_IP && env.PROVIDER === 'aws') {
+  // Region, credentials and endpoints come from the standard AWS_* variables, else from IMDSv2 on the instance.
+  const { ElasticIpAssigner } = await import('../src/aws.ts'); // 'leader-ip/aws'
+  binding = bindFloatingIp(node, new ElasticIpAssigner({ ip: env.FLOATING_IP, instanceId: env.INSTANCE_ID }));
+} else if (env.FLOATING_IP && env.DIGITALOCEAN_TOKEN) {
   // Loaded only when used: the DigitalOcean entry point is the only one with an HTTP client dependency.
   const { DigitalOceanAssigner } = await import('../src/digitalocean.ts'); // 'leader-ip/digitalocean'
   const assigner = new DigitalOceanAssigner({
@@ -51,11 +57,11 @@ if (env.FLOATING_IP && env.DIGITALOCEAN_TOKEN) {
     baseUrl: env.DIGITALOCEAN_API_URL,
   });
   binding = bindFloatingIp(node, assigner);
-  binding.events.on('assigned', ({ term, durationMs }) =>
-    console.log(`[node ${id}] ${env.FLOATING_IP} is here (term ${term}, ${Math.round(durationMs)} ms)`),
-  );
-  binding.events.on('error', (error) => console.error(`[node ${id}] floating IP: ${error.message}`));
 }
+binding?.events.on('assigned', ({ term, durationMs }) =>
+  console.log(`[node ${id}] ${env.FLOATING_IP} is here (term ${term}, ${Math.round(durationMs)} ms)`),
+);
+binding?.events.on('error', (error) => console.error(`[node ${id}] floating IP: ${error.message}`));
 
 const server = createServer((req, res) => {
   const json = (status: number, body: unknown): void => {

@@ -1,7 +1,7 @@
 import ky, { type KyInstance } from 'ky';
 import type { AssignerError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { abortErrorOf, backoffDelay, type Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { abortErrorOf, backoffDelay, type Deadline, rootCause, sleep, throwIfAborted } from '../timing.ts';
 import {
   DigitalOceanApiError,
   DigitalOceanDeadlineError,
@@ -205,18 +205,4 @@ export function rateLimitWaitMs(headers: Headers): number | undefined {
     if (Number.isFinite(seconds) && seconds > 0) return Math.max(0, seconds * 1000 - Date.now());
   }
   return undefined;
-}
-
-/**
- * The root cause of a fetch failure, reduced to its message and code. ky's errors hold the Request, whose headers
- * carry the token, so they are never attached to thrown errors as they are.
- */
-export function rootCause(error: unknown): Error {
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  const message = root instanceof Error ? root.message : 'unknown error';
-  const sanitized = new Error(message);
-  const code = (root as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') Object.assign(sanitized, { code });
-  return sanitized;
 }

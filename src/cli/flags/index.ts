@@ -3,6 +3,7 @@ import { clusterGroup } from './cluster.ts';
 import { embeddingGroup } from './embedding.ts';
 import { floatingIpGroup } from './floating-ip.ts';
 import type { RunGroup } from './group.ts';
+import { healthGroup } from './health.ts';
 import { outputGroup } from './output.ts';
 import { timingGroup } from './timing.ts';
 
@@ -10,6 +11,7 @@ export const RUN_GROUPS: readonly RunGroup[] = [
   clusterGroup,
   timingGroup,
   embeddingGroup,
+  healthGroup,
   floatingIpGroup,
   outputGroup,
 ];
