@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CommandAssigner } from '../examples/command-assigner.ts';
 import { AbortError, AssignerError, StaleTermError } from '../src/index.ts';
+import { FakeHetzner } from '../src/testing/fake-hetzner.ts';
+import { FakeVultr } from '../src/testing/fake-vultr.ts';
 import { freePort } from '../src/testing/process-cluster.ts';
 import { LineProcess } from './support/line-process.ts';
 import { parsePrometheusText, sampleValue } from './support/prometheus-text.ts';
@@ -66,6 +68,51 @@ describe('examples/http-server.ts', () => {
     assert.equal((await get(`${urls[1]}/leader`)).status, 200);
 
     for (const server of servers.slice(1)) assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+  });
+});
+
+describe('examples/http-server.ts with PROVIDER', () => {
+  it('hetzner: an IPv4 and an IPv6 Floating IP move to a one-node cluster', async (t) => {
+    const fake = await FakeHetzner.start({
+      token: 'example-hetzner-token',
+      floatingIps: [
+        { id: 1, ip: '198.51.100.20' },
+        { id: 2, ip: '2001:db8:1::/64' },
+      ],
+    });
+    t.after(() => fake.close());
+    const server = example('http-server.ts', {
+      LISTEN: `127.0.0.1:${await freePort()}`,
+      HTTP: '127.0.0.1:0',
+      FLOATING_IP: '198.51.100.20,2001:db8:1::1',
+      PROVIDER: 'hetzner',
+      HCLOUD_TOKEN: 'example-hetzner-token',
+      SERVER_ID: '1002',
+      HETZNER_API_URL: fake.url,
+    });
+    await server.waitForLine(/198\.51\.100\.20 is here/);
+    await server.waitForLine(/2001:db8:1::1 is here/);
+    assert.equal(fake.holder('198.51.100.20'), 1002);
+    assert.equal(fake.holder('2001:db8:1::/64'), 1002);
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+  });
+
+  it('vultr: a reserved IP moves to a one-node cluster', async (t) => {
+    const fake = await FakeVultr.start({ token: 'EXAMPLEVULTRKEY0123' });
+    t.after(() => fake.close());
+    const me = FakeVultr.INSTANCES[2]!;
+    const server = example('http-server.ts', {
+      LISTEN: `127.0.0.1:${await freePort()}`,
+      HTTP: '127.0.0.1:0',
+      FLOATING_IP: '192.0.2.50',
+      PROVIDER: 'vultr',
+      VULTR_API_KEY: 'EXAMPLEVULTRKEY0123',
+      INSTANCE_ID: me,
+      VULTR_API_URL: fake.url,
+    });
+    await server.waitForLine(/192\.0\.2\.50 is here/);
+    assert.equal(fake.holder('192.0.2.50'), me);
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
   });
 });
 
