@@ -10,6 +10,7 @@ export {
   type ElasticIpRetryOptions,
 } from './assigners/aws/assigner.ts';
 export type { AwsCredentialSource, AwsCredentials } from './assigners/aws/credentials.ts';
+export { ELASTIC_IP_DEFAULTS } from './assigners/aws/defaults.ts';
 export {
   AwsApiError,
   type AwsApiErrorCode,

@@ -103,3 +103,34 @@ export class AbortError extends LeaderIpError {
     super('ERR_ABORTED', message, options);
   }
 }
+
+/** Why `node.append()` did not resolve with a committed entry. */
+export type AppendErrorReason =
+  /** This node is not the leader (or not running): nothing was sent. Append on the leader (`node.leaderId`). */
+  | 'notLeader'
+  /**
+   * Leadership ended before a majority confirmed the entry. It was sent and may or may not have reached a
+   * majority: its outcome is unknown, never "committed". The next leader may re-append it.
+   */
+  | 'leadershipLost'
+  /** The caller's `AbortSignal` fired. The entry, if already sent, may still commit (a `commit` event tells). */
+  | 'aborted'
+  /** The entry is larger than `broadcast.maxEntryBytes`: nothing was sent. */
+  | 'tooLarge'
+  /**
+   * `broadcast.maxInFlightEntries` or `broadcast.maxInFlightBytes` is reached: nothing was sent. Retry once an
+   * earlier append settled (the limit frees as entries commit).
+   */
+  | 'backpressure';
+
+/** `node.append()` failed; `reason` says why, and whether the entry was sent at all. */
+export class AppendError extends LeaderIpError {
+  readonly reason: AppendErrorReason;
+  /** The entry's `(term, index)`, when the leader had taken it (`'leadershipLost'`, and `'aborted'` after). */
+  readonly entry: { term: number; index: number } | undefined;
+  constructor(reason: AppendErrorReason, message: string, entry?: { term: number; index: number }) {
+    super('ERR_APPEND', message);
+    this.reason = reason;
+    this.entry = entry;
+  }
+}

@@ -31,9 +31,12 @@ export {
   sameHolder,
   TermFence,
 } from './assigners/floating-ip-assigner.ts';
+export { BROADCAST_DEFAULTS, type BroadcastLimits, type BroadcastStatus } from './core/broadcast.ts';
 export type { CannotLeadReason, CoreStatus, PeerStatus, Role } from './core/election-core.ts';
 export {
   AbortError,
+  AppendError,
+  type AppendErrorReason,
   AssignerError,
   ConfigError,
   EngineError,
@@ -76,8 +79,12 @@ export type {
   LeadershipEvents,
   LeadershipSource,
   LeadershipStatus,
+  SubscribeFn,
 } from './leadership/leadership-source.ts';
 export {
+  type AppendOptions,
+  type AppendResult,
+  type BroadcastOptions,
   ElectionNode,
   type ElectionNodeOptions,
   type ElectionNodeStatus,
@@ -86,6 +93,8 @@ export {
   type WaitForLeadershipOptions,
 } from './node/election-node.ts';
 export type {
+  AppendEntry,
+  CommitInfo,
   ElectionNodeEvents,
   GainedLeadershipInfo,
   LeaderChangeInfo,

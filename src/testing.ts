@@ -43,6 +43,7 @@ export {
   type FakeEc2Options,
   type FakeEc2RequestRecord,
   type FakeEc2RequestValidator,
+  type FakeEc2ResponseValidator,
   type FakeEc2ValidatedRequest,
   type FakeElasticIp,
   type FakeInstanceMetadata,

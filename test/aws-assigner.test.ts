@@ -79,6 +79,33 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     assert.ok(fake.requests.every((r) => r.authenticated && r.accessKeyId === KEY.accessKeyId));
   });
 
+  it('associates with a chosen network interface and private address, and counts only that as here', async (t) => {
+    const { fake, make } = await setup(t);
+    const eni = 'eni-00000000000000001';
+    const assigner = make({ networkInterfaceId: eni, privateIpAddress: '10.0.1.5' });
+    fake.moveIp(IP, OTHER);
+    await assigner.assign({ term: 1 });
+    assert.equal(fake.holder(IP), ME);
+    const alloc = fake.allocationId(IP);
+    assert.equal(
+      line(fake.requests[1]!),
+      `AssociateAddress AllocationId=${alloc}&NetworkInterfaceId=${eni}&PrivateIpAddress=10.0.1.5&AllowReassociation=true 200`,
+    );
+    await assigner.assign({ term: 1 });
+    assert.equal(fake.requests.length, 3, 'already on that interface and address: no association');
+    // On this instance, but on its primary address: not where it was asked to be.
+    fake.moveIp(IP, ME);
+    await assigner.assign({ term: 2 });
+    assert.equal(fake.requests.filter((r) => r.action === 'AssociateAddress').length, 2);
+    assert.equal(await assigner.holder(), ME);
+    const wrong = await make({ networkInterfaceId: 'eni-0000000000000000f' })
+      .assign()
+      .catch((e: unknown) => e);
+    assert.ok(
+      wrong instanceof AwsApiError && wrong.awsCode === 'InvalidNetworkInterfaceID.NotFound' && !wrong.retryable,
+    );
+  });
+
   it('holder() and self() speak instance IDs; holder() is null when unassociated', async (t) => {
     const { fake, make } = await setup(t);
     const assigner = make();
@@ -101,6 +128,27 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
       'GET /latest/meta-data/instance-id 200',
       'GET /latest/meta-data/placement/region 200',
     ]);
+  });
+
+  it('an aborted caller does not fail a concurrent one sharing the same IMDS reads', async (t) => {
+    const { fake, make } = await setup(t, {
+      credentials: [ROLE.credentials],
+      metadata: { instanceId: ME, region: 'us-east-1', role: ROLE },
+    });
+    const assigner = make({ instanceId: undefined, region: undefined, credentials: undefined });
+    const controller = new AbortController();
+    const aborted = assigner.assign({ signal: controller.signal });
+    const abortedSelf = assigner.self({ signal: controller.signal });
+    const otherSelf = assigner.self();
+    const other = assigner.holder();
+    // Abort once the shared IMDS reads are under way.
+    await fake.waitForRequest((r) => r.kind === 'metadata');
+    controller.abort();
+    await assert.rejects(aborted, AbortError);
+    await assert.rejects(abortedSelf, AbortError);
+    assert.equal(await otherSelf, ME);
+    assert.equal(await other, null);
+    assert.equal(await assigner.self(), ME);
   });
 
   it('fetches a new IMDS token when the old one is refused', async (t) => {
@@ -152,6 +200,50 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
     });
     const error = await fallback.assign().catch((e: unknown) => e);
     assert.ok(error instanceof AwsApiError && error.awsCode === 'AuthFailure', String(error));
+  });
+
+  it('takes the endpoints from AWS_ENDPOINT_URL_EC2 (else AWS_ENDPOINT_URL) and AWS_EC2_METADATA_SERVICE_ENDPOINT', async (t) => {
+    const { fake, make } = await setup(t, { metadata: { instanceId: 'i-00000000000000003', region: 'us-east-1' } });
+    const unreachable = 'http://127.0.0.1:9';
+    const fromEnv = (env: Record<string, string>) =>
+      make({ endpoint: undefined, metadataUrl: undefined, instanceId: undefined, env });
+    await fromEnv({
+      AWS_ENDPOINT_URL_EC2: fake.url,
+      AWS_ENDPOINT_URL: unreachable,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: `${fake.url}/`,
+    }).assign();
+    assert.equal(fake.holder(IP), 'i-00000000000000003');
+    fake.moveIp(IP, OTHER);
+    assert.equal(
+      await fromEnv({ AWS_ENDPOINT_URL: fake.url, AWS_EC2_METADATA_SERVICE_ENDPOINT: fake.url }).holder(),
+      OTHER,
+    );
+    assert.ok(fake.requests.filter((r) => r.kind === 'metadata').length >= 2);
+  });
+
+  it('defaults to the regional endpoint (.com.cn in China), signed for the region (a recording fetch, no network)', async () => {
+    const seen: Array<{ url: string; authorization: string | null }> = [];
+    const recording: typeof fetch = async (input, init) => {
+      seen.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
+      throw new TypeError('fetch failed');
+    };
+    for (const region of ['eu-west-1', 'cn-north-1']) {
+      const assigner = new ElasticIpAssigner({
+        ip: IP,
+        region,
+        instanceId: ME,
+        credentials: { ...KEY },
+        env: {},
+        fetch: recording,
+        retry: { maxAttempts: 1 },
+      });
+      await assert.rejects(assigner.holder(), AwsNetworkError);
+    }
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['https://ec2.eu-west-1.amazonaws.com/', 'https://ec2.cn-north-1.amazonaws.com.cn/'],
+    );
+    assert.match(seen[1]!.authorization ?? '', /Credential=AKIAFAKE0000EXAMPLE1\/\d{8}\/cn-north-1\/ec2\/aws4_request/);
   });
 
   it('uses the instance role through IMDSv2 when no key is given, and fetches it again when EC2 says it expired', async (t) => {
@@ -470,6 +562,9 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
       [{ region: undefined, env: { AWS_REGION: 'mars' } }, 'env.AWS_REGION'],
       [{ instanceId: 'i-123' }, 'instanceId'],
       [{ instanceId: 42 }, 'instanceId'],
+      [{ networkInterfaceId: 'eni-1' }, 'networkInterfaceId'],
+      [{ privateIpAddress: '10.0.0.5' }, 'privateIpAddress'],
+      [{ networkInterfaceId: 'eni-00000000000000001', privateIpAddress: 'fd00::1' }, 'privateIpAddress'],
       [{ credentials: 'key' }, 'credentials'],
       [{ credentials: { ...KEY, accessKeyId: 'lower-case' } }, 'credentials.accessKeyId'],
       [{ credentials: { ...KEY, secretAccessKey: '' } }, 'credentials.secretAccessKey'],
@@ -479,6 +574,12 @@ describe('ElasticIpAssigner', { timeout: 15_000 }, () => {
       [{ endpoint: 'ftp://example.com' }, 'endpoint'],
       [{ endpoint: 'https://ec2.us-east-1.amazonaws.com/path' }, 'endpoint'],
       [{ metadataUrl: 'nope' }, 'metadataUrl'],
+      [{ endpoint: undefined, env: { AWS_ENDPOINT_URL_EC2: 'ec2.local' } }, 'env.AWS_ENDPOINT_URL_EC2'],
+      [{ endpoint: undefined, env: { AWS_ENDPOINT_URL: 'ftp://x' } }, 'env.AWS_ENDPOINT_URL'],
+      [
+        { metadataUrl: undefined, env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'x' } },
+        'env.AWS_EC2_METADATA_SERVICE_ENDPOINT',
+      ],
       [{ env: 'production' }, 'env'],
       [{ requestTimeoutMs: 0 }, 'requestTimeoutMs'],
       [{ assignTimeoutMs: -1 }, 'assignTimeoutMs'],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { AwsV4Signer } from 'aws4fetch';
 import { FakeEc2, type FakeEc2Options } from '../src/testing/fake-ec2.ts';
+import { createEc2ResponseValidator } from './support/ec2-validator.ts';
 import { assertNoEc2Violations, startValidatedEc2 } from './support/fake-ec2.ts';
 
 const KEY = FakeEc2.DEFAULT_CREDENTIALS;
@@ -103,7 +104,10 @@ describe('FakeEc2', { timeout: 10_000 }, () => {
   });
 
   it('answers the not-found, permission and throttling errors with their codes and statuses', async (t) => {
-    const fake = await setup(t, { rateLimit: { capacity: 6, refillPerSecond: 0.001 } });
+    const fake = await setup(t, { rateLimit: { capacity: 10, refillPerSecond: 0.001 } });
+    const associate = { Action: 'AssociateAddress', Version: '2016-11-15' };
+    const ME = 'i-00000000000000001';
+    const ENI = 'eni-00000000000000001';
     const cases: Array<[Record<string, string>, number, string]> = [
       [
         { Action: 'DescribeAddresses', Version: '2016-11-15', 'PublicIp.1': '192.0.2.1' },
@@ -134,6 +138,22 @@ describe('FakeEc2', { timeout: 10_000 }, () => {
         },
         400,
         'InvalidInstanceID.NotFound',
+      ],
+      [{ ...associate, AllocationId: fake.allocationId(IP) }, 400, 'MissingParameter'],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), InstanceId: ME, NetworkInterfaceId: ENI },
+        400,
+        'InvalidParameterCombination',
+      ],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), NetworkInterfaceId: 'eni-0000000000000000f' },
+        400,
+        'InvalidNetworkInterfaceID.NotFound',
+      ],
+      [
+        { ...associate, AllocationId: fake.allocationId(IP), NetworkInterfaceId: ENI, PrivateIpAddress: '10.9.9.9' },
+        400,
+        'InvalidParameterValue',
       ],
       [
         { Action: 'AssociateAddress', Version: '2016-11-15', InstanceId: 'i-00000000000000001' },
@@ -232,6 +252,47 @@ describe('FakeEc2', { timeout: 10_000 }, () => {
       body: '{}',
     });
     assert.equal(json.status, 400);
+  });
+
+  it('its reply checker catches replies EC2 would not send (so a clean run means something)', () => {
+    const check = createEc2ResponseValidator();
+    const request = (action: string) => ({
+      method: 'POST',
+      pathname: '/',
+      headers: {},
+      params: new URLSearchParams({ Action: action, Version: '2016-11-15' }),
+      rawBody: '',
+    });
+    const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
+    const good = `<DescribeAddressesResponse ${ns}><requestId>r</requestId><addressesSet><item><publicIp>${IP}</publicIp><domain>vpc</domain></item></addressesSet></DescribeAddressesResponse>`;
+    assert.deepEqual(check(request('DescribeAddresses'), 200, good), []);
+    const bad: Array<[string, number, string]> = [
+      [
+        'DescribeAddresses',
+        200,
+        good
+          .replace('DescribeAddressesResponse', 'DescribeAddressResponse')
+          .replace('DescribeAddressesResponse', 'DescribeAddressResponse'),
+      ],
+      ['DescribeAddresses', 200, good.replace(ns, 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15"')],
+      ['DescribeAddresses', 200, good.replace('<publicIp>', '<instanceID>i-1</instanceID><publicIp>')],
+      ['DescribeAddresses', 200, good.replace('<domain>vpc</domain>', '<domain>classic</domain>')],
+      ['DescribeAddresses', 200, good.replace('<item>', '<member>').replace('</item>', '</member>')],
+      [
+        'AssociateAddress',
+        200,
+        `<AssociateAddressResponse ${ns}><return>true</return><associationId>a</associationId></AssociateAddressResponse>`,
+      ],
+      [
+        'AssociateAddress',
+        400,
+        '<Response><Errors><Error><Code>X</Code><Message>m</Message></Error></Errors></Response>',
+      ],
+      ['AssociateAddress', 400, '<ErrorResponse><Error><Code>X</Code></Error><RequestID>r</RequestID></ErrorResponse>'],
+    ];
+    for (const [action, status, xml] of bad) {
+      assert.ok(check(request(action), status, xml).length > 0, xml);
+    }
   });
 
   it('injects errors and dropped connections per action', async (t) => {

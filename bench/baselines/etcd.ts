@@ -38,19 +38,19 @@ const MAX_GROUPS = 10;
 
 export const ETCD_INSTALL_HINT = 'apt-get install -y etcd-server   # Debian/Ubuntu; provides /usr/bin/etcd';
 
-function findEtcd(): string | undefined {
+export function findEtcd(): string | undefined {
   const candidates = [process.env.ETCD_BIN, '/usr/bin/etcd', '/usr/local/bin/etcd'].filter((p): p is string => !!p);
   return candidates.find((p) => existsSync(p));
 }
 
-interface EtcdServer {
+export interface EtcdServer {
   child: Child;
   endpoint: string;
   version: string;
   dataDir: string;
 }
 
-async function startEtcd(bin: string, verbose: boolean): Promise<EtcdServer> {
+export async function startEtcd(bin: string, verbose: boolean): Promise<EtcdServer> {
   const version = /etcd Version: (\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
   const dataDir = makeTempDir('etcd');
   const clientPort = await freePort();

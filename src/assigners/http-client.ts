@@ -8,9 +8,14 @@
 import ky, { type KyInstance } from 'ky';
 import { AbortError, type AssignerError, ConfigError } from '../errors.ts';
 import { logger } from '../util/log.ts';
-import { checkInt, checkKnownKeys, checkObject, checkString } from '../util/validate.ts';
+import { checkHttpUrl, checkInt, checkKnownKeys, checkObject, checkString } from '../util/validate.ts';
 import type { AssignOptions, TermFence } from './floating-ip-assigner.ts';
-import { abortErrorOf, backoffDelay, Deadline, sleep, throwIfAborted } from './timing.ts';
+import { abortErrorOf, backoffDelay, Deadline, rootCause, sleep, throwIfAborted, withSignal } from './timing.ts';
+
+export { checkHttpUrl as checkUrl } from '../util/validate.ts';
+// The ky-free helpers live beside the code every assigner shares (AWS loads no ky); re-exported for the assigners
+// that import them from here.
+export { rootCause, withSignal } from './timing.ts';
 
 /** How the client retries 429, 5xx and network errors. */
 export interface RetryPolicy {
@@ -204,20 +209,6 @@ export function retryAfterMs(headers: Headers): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/**
- * The root cause of a fetch failure, reduced to its message and code. ky's errors hold the Request, whose headers
- * carry the token, so they are never attached to thrown errors as they are.
- */
-export function rootCause(error: unknown): Error {
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  const message = root instanceof Error ? root.message : 'unknown error';
-  const sanitized = new Error(message);
-  const code = (root as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') Object.assign(sanitized, { code });
-  return sanitized;
-}
-
 /** Options of {@link readMetadataText}. */
 export interface MetadataReadOptions {
   /** Full URL of the document. */
@@ -277,21 +268,6 @@ export async function readMetadataText(options: MetadataReadOptions): Promise<st
   throw options.fail(options.url, reason, cause);
 }
 
-/** Checks an http(s) base URL without credentials, query or fragment; returns it without trailing slashes. */
-export function checkUrl(value: unknown, field: string): string {
-  const text = checkString(value, field);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(field, 'expected an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
-  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
-  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
-  return text.replace(/\/+$/, '');
-}
-
 /** Checks an API token: non-empty printable ASCII without spaces (it goes into a header). Never echoes it. */
 export function checkToken(value: unknown, field: string): string {
   const token = checkString(value, field, 4096);
@@ -323,26 +299,6 @@ export function checkRetry(value: unknown, field = 'retry'): RetryPolicy {
 /** A timer-sized positive integer option with its default. */
 export function checkMs(value: unknown, field: string, fallback: number, min = 1): number {
   return checkInt(value ?? fallback, field, min, MAX_TIMER_MS);
-}
-
-/** Rejects as soon as `signal` fires, else settles like `promise` (which keeps running: it may be shared). */
-export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErrorOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
@@ -412,8 +368,8 @@ export function checkCommonOptions(
   const pollIntervalMs = checkMs(o.pollIntervalMs, 'pollIntervalMs', 500);
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('fetch', 'expected a function');
   return {
-    baseUrl: checkUrl(o.baseUrl ?? defaults.baseUrl, 'baseUrl'),
-    metadataUrl: checkUrl(o.metadataUrl ?? defaults.metadataUrl, 'metadataUrl'),
+    baseUrl: checkHttpUrl(o.baseUrl ?? defaults.baseUrl, 'baseUrl'),
+    metadataUrl: checkHttpUrl(o.metadataUrl ?? defaults.metadataUrl, 'metadataUrl'),
     requestTimeoutMs: checkMs(o.requestTimeoutMs, 'requestTimeoutMs', 10_000),
     assignTimeoutMs: checkMs(o.assignTimeoutMs, 'assignTimeoutMs', 60_000),
     pollIntervalMs,

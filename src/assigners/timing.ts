@@ -53,3 +53,39 @@ export class Deadline {
     return Math.max(0, this.#at - performance.now());
   }
 }
+
+/**
+ * Rejects with an {@link AbortError} as soon as `signal` fires, else settles like `promise` — which keeps running,
+ * since it may be shared (a cached metadata read, a credential refresh) by calls that were not aborted.
+ */
+export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortErrorOf(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * The root cause of a fetch failure, reduced to its message and code. HTTP clients' errors can hold the request,
+ * whose headers carry a token or a signature, so they are never attached to thrown errors as they are.
+ */
+export function rootCause(error: unknown): Error {
+  let root: unknown = error;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  const sanitized = new Error(root instanceof Error ? root.message : 'unknown error');
+  const code = (root as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') Object.assign(sanitized, { code });
+  return sanitized;
+}

@@ -30,17 +30,17 @@ export interface BroadcastLimits {
 
 /**
  * The defaults of {@link BroadcastLimits}, the one table the node's options and the core use. 64 entries and
- * 1 MiB in flight keep the data queued on a link ahead of a heartbeat to a few milliseconds on a LAN, and below
- * the transport's write-buffer bound (1 MiB), which a follower that stops reading would otherwise hit; 60 KiB
- * per entry fits the default 64 KiB frame with room for the header, MAC and message fields.
+ * 256 KiB in flight keep the data queued on a link ahead of a heartbeat to a few milliseconds on a LAN, and a
+ * catch-up (everything in flight, sent at once) well inside a link's 1 MiB write buffer; 60 KiB per entry fits
+ * the default 64 KiB frame with room for the header, MAC and message fields.
  */
 export const BROADCAST_DEFAULTS = {
   /** Bytes of data per entry. */
   maxEntryBytes: 60 * 1024,
   /** Entries in flight. */
   maxInFlightEntries: 64,
-  /** Bytes of data in flight (at most the transport's default write buffer). */
-  maxInFlightBytes: 1024 * 1024,
+  /** Bytes of data in flight. */
+  maxInFlightBytes: 256 * 1024,
 } as const satisfies BroadcastLimits;
 
 /**
@@ -145,6 +145,11 @@ export class Broadcast {
   private refusedStale = 0;
   private gaps = 0;
   private lastDelivered: { term: number; index: number } | null = null;
+  /**
+   * A commit notice for a term this node has no entry of yet: when a link is replaced, a notice may overtake the
+   * entry it covers (they travelled on different connections). Applied when that term's first entry arrives.
+   */
+  private earlyCommit: { term: number; leader: number; index: number } | null = null;
 
   constructor(
     private readonly majority: number,
@@ -298,6 +303,9 @@ export class Broadcast {
         uncommitted: [],
         committed: 0,
       };
+      const early = this.earlyCommit;
+      if (early !== null && early.term === m.term && early.leader === from) f.committed = early.index;
+      this.earlyCommit = null;
       this.follower = f;
     }
     if (f.leader !== from) {
@@ -335,6 +343,12 @@ export class Broadcast {
 
   onCommit(from: number, m: Commit): void {
     const f = this.follower;
+    if (m.term >= this.fence && (f === null || m.term > f.term) && this.leader === null) {
+      if (this.earlyCommit === null || this.earlyCommit.term !== m.term || m.index > this.earlyCommit.index) {
+        this.earlyCommit = { term: m.term, leader: from, index: m.index };
+      }
+      return;
+    }
     if (f === null || m.term !== f.term || from !== f.leader || m.index <= f.committed) return;
     f.committed = m.index;
     while (f.uncommitted.length > 0 && (f.uncommitted[0] as number) <= m.index) {

@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { EventEmitter } from 'eventemitter3';
 import type { LeaderIpError } from '../errors.ts';
 import type { HealthChange } from '../health/health-monitor.ts';
 import type { GainedLeadershipInfo, LeaderChangeInfo, LostLeadershipInfo } from '../node/events.ts';
@@ -31,6 +30,12 @@ export interface LeadershipEvents {
   error: (error: LeaderIpError) => void;
 }
 
+/** `on`/`off`/`once` of a {@link LeadershipSource}: one overload per {@link LeadershipEvents} event. */
+export type SubscribeFn = ((event: 'gainedLeadership', listener: LeadershipEvents['gainedLeadership']) => unknown) &
+  ((event: 'lostLeadership', listener: LeadershipEvents['lostLeadership']) => unknown) &
+  ((event: 'leaderChange', listener: LeadershipEvents['leaderChange']) => unknown) &
+  ((event: 'error', listener: LeadershipEvents['error']) => unknown);
+
 /** The part of a backend's `status()` every backend has (each adds its own details). JSON-serialisable. */
 export interface LeadershipStatus {
   /** This node's ID. */
@@ -54,7 +59,16 @@ export interface LeadershipStatus {
  * of successive leaderships are strictly increasing, so a term passed to an external system fences out a deposed
  * leader's late actions.
  */
-export interface LeadershipSource extends Pick<EventEmitter<LeadershipEvents>, 'on' | 'off' | 'once'> {
+export interface LeadershipSource {
+  /**
+   * Subscribes to a {@link LeadershipEvents} event. Declared per event rather than picked from `EventEmitter`, so
+   * a backend with events of its own (`ElectionNode`'s `append` and `commit`) still implements the contract.
+   */
+  on: SubscribeFn;
+  /** Unsubscribes a listener added with `on` or `once`. */
+  off: SubscribeFn;
+  /** Subscribes for one event only. */
+  once: SubscribeFn;
   /** This node's ID. */
   readonly id: number;
   /** Whether this node leads right now (exact at the moment of reading). */

@@ -1,6 +1,14 @@
 import { EventEmitter } from 'eventemitter3';
 import type { CoreStatus } from '../core/election-core.ts';
-import { AbortError, ConfigError, EngineError, StateError } from '../errors.ts';
+import {
+  AbortError,
+  AppendError,
+  type AppendErrorReason,
+  ConfigError,
+  EngineError,
+  LeaderIpError,
+  StateError,
+} from '../errors.ts';
 import { HealthMonitor, type HealthStatus } from '../health/health-monitor.ts';
 import type { LeadershipSource, LeadershipStatus } from '../leadership/leadership-source.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
@@ -17,7 +25,7 @@ import {
   type Envelope,
   type Handlers,
 } from './engine-protocol.ts';
-import type { ElectionNodeEvents, LostLeadershipReason } from './events.ts';
+import type { AppendEntry, ElectionNodeEvents, LostLeadershipReason } from './events.ts';
 import { checkNewPeer, type ElectionNodeOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { SharedView } from './shared-view.ts';
 
@@ -66,6 +74,32 @@ const STOP_TIMEOUT_MS = 5000;
  * the default 5 s). Each proof wakes the application's thread, so no more often than that.
  */
 const BEATS_PER_STALL = 20;
+
+/** Options of {@link ElectionNode.append}. */
+export interface AppendOptions {
+  /**
+   * Stops waiting: the promise rejects with an {@link AppendError} (`'aborted'`). An entry already sent is not
+   * recalled and may still commit (the `commit` event tells).
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** What {@link ElectionNode.append} resolves with: the committed entry's position. */
+export interface AppendResult {
+  term: number;
+  index: number;
+}
+
+/** An append the facade waits on. */
+interface PendingAppend {
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: AppendError) => void;
+  entry: { term: number; index: number } | null;
+  /** Removes the abort listener. */
+  detach: () => void;
+}
+
+const entryKey = (term: number, index: number): string => `${term}:${index}`;
 
 /** Tests only: the engine host of a node (to kill its worker). Not part of the package's API. */
 const hosts = new WeakMap<ElectionNode, EngineHost>();
@@ -122,6 +156,11 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
   #stopRequested = false;
   #stopped: Promise<void> | undefined;
   #stoppedWaiter: (() => void) | undefined;
+  #nextRequest = 0;
+  /** Appends sent to the engine, by request ID, until it accepted or refused them. */
+  readonly #requests = new Map<number, PendingAppend>();
+  /** Appends the leader took, by `term:index`, until committed or failed. */
+  readonly #inFlight = new Map<string, PendingAppend>();
 
   /** The engine's events, in the order it produced them: one handler per {@link EngineEvents} entry. */
   readonly #events: Handlers<EngineEvents> = {
@@ -152,6 +191,36 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       this.#emitSafely('leaderChange', leaderId, { term });
     },
     error: ({ error }) => this.#emitSafely('error', deserializeError(error)),
+    appendAccepted: ({ requestId, term, index }) => {
+      const pending = this.#requests.get(requestId);
+      if (pending === undefined) return;
+      this.#requests.delete(requestId);
+      pending.entry = { term, index };
+      this.#inFlight.set(entryKey(term, index), pending);
+    },
+    appendRefused: ({ requestId, reason, message }) => {
+      const pending = this.#requests.get(requestId);
+      if (pending === undefined) return;
+      this.#requests.delete(requestId);
+      this.#settle(pending, new AppendError(reason, message));
+    },
+    appendFailed: ({ term, index }) => {
+      const pending = this.#inFlight.get(entryKey(term, index));
+      if (pending === undefined) return;
+      this.#inFlight.delete(entryKey(term, index));
+      const message = `leadership (term ${term}) ended before a majority confirmed entry ${index}: outcome unknown`;
+      this.#settle(pending, new AppendError('leadershipLost', message, { term, index }));
+    },
+    committed: ({ term, index }) => {
+      const pending = this.#inFlight.get(entryKey(term, index));
+      if (pending !== undefined) {
+        this.#inFlight.delete(entryKey(term, index));
+        pending.detach();
+        pending.resolve({ term, index });
+      }
+      this.#emitSafely('commit', { term, index });
+    },
+    delivered: (entry) => this.#deliver(entry),
     stopped: ({ status }) => {
       this.#lastStatus = status;
       this.#stoppedWaiter?.();
@@ -343,6 +412,110 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
   }
 
   /**
+   * Broadcasts `data` to the cluster through this node, which must be the leader (libab's `append`). Resolves with
+   * the entry's `(term, index)` once a majority (this node included) confirmed it: the followers' applications
+   * stored it (`append` event, `confirm()`). Rejects with an {@link AppendError} saying why not: `'notLeader'`,
+   * `'leadershipLost'` (leadership ended first: outcome unknown, never reported committed), `'aborted'`,
+   * `'tooLarge'` (`broadcast.maxEntryBytes`) or `'backpressure'` (`broadcast.maxInFlightEntries` or
+   * `maxInFlightBytes` reached: retry once an earlier append settled). Several appends may be in flight; they
+   * commit in the order they were called. A string is sent as UTF-8. See docs/protocol.md §12.
+   */
+  append(data: Uint8Array | string, options?: AppendOptions): Promise<AppendResult> {
+    let bytes: Uint8Array;
+    if (typeof data === 'string') bytes = new TextEncoder().encode(data);
+    else if (data instanceof Uint8Array) bytes = data;
+    else return Promise.reject(new ConfigError('data', 'expected a Uint8Array or a string'));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AppendError('aborted', 'the signal was aborted before append'));
+    const max = this.#options.broadcast.maxEntryBytes;
+    if (bytes.length > max) {
+      return Promise.reject(
+        new AppendError('tooLarge', `entry of ${bytes.length} bytes exceeds broadcast.maxEntryBytes (${max})`),
+      );
+    }
+    if (this.#state !== 'running' || !this.isLeader) {
+      const leader = this.leaderId;
+      const where = leader === null ? 'there is no leader now' : `the leader is node ${leader}`;
+      return Promise.reject(new AppendError('notLeader', `node ${this.id} is not the leader; ${where}`));
+    }
+    const requestId = ++this.#nextRequest;
+    return new Promise<AppendResult>((resolve, reject) => {
+      const pending: PendingAppend = { resolve, reject, entry: null, detach: () => {} };
+      if (signal !== undefined) {
+        const onAbort = () => {
+          this.#requests.delete(requestId);
+          const entry = pending.entry;
+          if (entry !== null) this.#inFlight.delete(entryKey(entry.term, entry.index));
+          const sent = entry === null ? '' : ` (entry ${entry.index} of term ${entry.term} may still commit)`;
+          reject(new AppendError('aborted', `append aborted${sent}`, entry ?? undefined));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#requests.set(requestId, pending);
+      this.#host?.send({ type: 'append', requestId, data: bytes });
+    });
+  }
+
+  /**
+   * Hands a delivered entry to the `append` listeners, and confirms it to the leader once they stored it: when one
+   * calls `confirm()`, or every promise a listener returned resolved. With no listener, at once.
+   */
+  #deliver(entry: { term: number; index: number; data: Uint8Array; catchUp: boolean; leaderId: number }): void {
+    if (this.#failed) return;
+    const { term, index } = entry;
+    let confirmed = false;
+    const confirm = () => {
+      if (confirmed) return;
+      confirmed = true;
+      this.#host?.send({ type: 'confirm', term, index });
+    };
+    const listeners = this.listeners('append');
+    if (listeners.length === 0) {
+      confirm();
+      return;
+    }
+    const info: AppendEntry = { ...entry, confirm };
+    const stores: PromiseLike<void>[] = [];
+    for (const listener of listeners) {
+      try {
+        const result = listener(info);
+        if (result !== undefined && typeof (result as PromiseLike<void>).then === 'function') stores.push(result);
+      } catch (error) {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+    if (stores.length === 0) return;
+    Promise.all(stores).then(confirm, (error: unknown) => {
+      const cause = error instanceof Error ? error.message : String(error);
+      const message = `an append listener failed to store entry ${index} of term ${term} (not confirmed): ${cause}`;
+      this.#emitSafely('error', new LeaderIpError('ERR_APPEND_LISTENER', message));
+    });
+  }
+
+  /** Rejects `pending` with `error` (once). */
+  #settle(pending: PendingAppend, error: AppendError): void {
+    pending.detach();
+    pending.reject(error);
+  }
+
+  /** The engine is gone: every append still waiting fails (taken ones: outcome unknown). */
+  #failAppends(why: string): void {
+    for (const pending of this.#requests.values()) {
+      this.#settle(pending, new AppendError('notLeader', `node ${this.id} ${why} before the append was sent`));
+    }
+    this.#requests.clear();
+    for (const pending of this.#inFlight.values()) {
+      const reason: AppendErrorReason = 'leadershipLost';
+      const entry = pending.entry ?? undefined;
+      this.#settle(pending, new AppendError(reason, `node ${this.id} ${why}: outcome unknown`, entry));
+    }
+    this.#inFlight.clear();
+  }
+
+  /**
    * A plain, JSON-serialisable snapshot: role, term, lease, vote, each peer's view, transport counters. In worker
    * mode this is a synchronous round trip to the worker (well under a millisecond unless the worker is busy).
    */
@@ -417,6 +590,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     }
     this.#state = 'stopping';
     await this.#halt();
+    this.#failAppends('stopped');
     this.#state = 'stopped';
     this.#rejectWaiters();
     log('node %d stopped', this.#options.id);
@@ -456,6 +630,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
     log('node %d: %s', this.#options.id, error.message);
     this.#startWaiter?.reject(error);
     this.#stoppedWaiter?.();
+    this.#failAppends('lost its election engine');
     clearInterval(this.#beat);
     this.#beat = undefined;
     // Whatever the node was doing (running, or stopping before the engine could say so), a leadership it announced
@@ -505,4 +680,4 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
   }
 }
 
-export type { ElectionNodeOptions, TransportTuning } from './options.ts';
+export type { BroadcastOptions, ElectionNodeOptions, TransportTuning } from './options.ts';

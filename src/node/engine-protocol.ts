@@ -10,6 +10,7 @@
  * errors sent through {@link serializeError}).
  * @module
  */
+import type { AppendRefusal } from '../core/broadcast.ts';
 import type { CoreStatus } from '../core/election-core.ts';
 import { ConfigError, LeaderIpError, StateError, TransportError, type TransportErrorReason } from '../errors.ts';
 import type { TcpTransportStats } from '../transport/types.ts';
@@ -22,6 +23,10 @@ export interface EngineCommands {
   addPeer: { endpoint: Endpoint };
   /** Step down if leading, release, tell peers, close every socket; answered by the `stopped` event. */
   stop: object;
+  /** Broadcast `data` (leader only); answered by `appendAccepted` or `appendRefused` with the same `requestId`. */
+  append: { requestId: number; data: Uint8Array };
+  /** The application stored the delivered entry `(term, index)`. */
+  confirm: { term: number; index: number };
   /** The health verdict changed (health check with fall/rise, combined with `setHealthy`). */
   setHealthy: { healthy: boolean };
   /** Test hook: the engine throws from its event loop, as a bug would (worker mode: the worker dies). */
@@ -39,6 +44,16 @@ export interface EngineEvents {
   lost: { term: number; reason: LostLeadershipReason; endedAt: number };
   leader: { leaderId: number | null; term: number };
   error: { error: SerializedError };
+  /** The leader took entry `requestId` as `(term, index)`: it is in flight. */
+  appendAccepted: { requestId: number; term: number; index: number };
+  /** The engine refused entry `requestId`; nothing was sent. */
+  appendRefused: { requestId: number; reason: AppendRefusal; message: string };
+  /** Leadership ended before a majority confirmed `(term, index)`. */
+  appendFailed: { term: number; index: number };
+  /** A majority confirmed `(term, index)`. */
+  committed: { term: number; index: number };
+  /** An entry for the application (follower), to confirm once stored. */
+  delivered: { term: number; index: number; data: Uint8Array; catchUp: boolean; leaderId: number };
   /** Stopped; every socket is closed. `status` is the final snapshot. */
   stopped: { status: EngineStatus };
 }

@@ -61,6 +61,13 @@ export class Engine {
       this.#transport?.addPeer(endpoint);
     },
     stop: () => void this.stop(),
+    append: ({ requestId, data }) => {
+      // A node that is not running refuses like a follower: nothing can be sent.
+      if (this.#core === undefined || this.#state !== 'running') {
+        this.#post({ type: 'appendRefused', requestId, reason: 'notLeader', message: 'this node is not running' });
+      } else this.#drive((core, now) => core.append(requestId, data, now));
+    },
+    confirm: ({ term, index }) => this.#drive((core, now) => core.confirmAppend(term, index, now)),
     setHealthy: ({ healthy }) => {
       if (healthy === this.#healthy) return;
       this.#healthy = healthy;
@@ -108,6 +115,7 @@ export class Engine {
           peerTimeoutMs: o.peerTimeoutMs,
           maxDriftRate: o.maxDriftRate,
           incarnation: randomInt(1, 0xffffffff),
+          broadcast: o.broadcast,
           voterOnly: o.voterOnly,
           preempt: o.preempt,
           preemptDelayMs: o.preemptDelayMs,
@@ -235,6 +243,28 @@ export class Engine {
       case 'leader':
         log('node %d: leader is now %s', this.#options.id, event.leaderId);
         this.#post({ type: 'leader', leaderId: event.leaderId, term: event.term });
+        break;
+      case 'append-accepted':
+        this.#post({ type: 'appendAccepted', requestId: event.requestId, term: event.term, index: event.index });
+        break;
+      case 'append-refused':
+        this.#post({ type: 'appendRefused', requestId: event.requestId, reason: event.reason, message: event.message });
+        break;
+      case 'append-failed':
+        this.#post({ type: 'appendFailed', term: event.term, index: event.index });
+        break;
+      case 'committed':
+        this.#post({ type: 'committed', term: event.term, index: event.index });
+        break;
+      case 'delivered':
+        this.#post({
+          type: 'delivered',
+          term: event.term,
+          index: event.index,
+          data: event.data,
+          catchUp: event.catchUp,
+          leaderId: event.leaderId,
+        });
         break;
     }
   }

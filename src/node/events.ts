@@ -65,8 +65,44 @@ export interface LeaderChangeInfo {
   term: number;
 }
 
+/** Payload of `append`: an entry the leader broadcast, delivered to this (non-leader) node. */
+export interface AppendEntry {
+  /** The leader's term: entries are ordered by `(term, index)`. */
+  term: number;
+  /** Position in the term, from 1. Within a term, consecutive unless `catchUp`. */
+  index: number;
+  /** The bytes the leader appended (a copy this listener may keep). */
+  data: Uint8Array;
+  /**
+   * True for a catch-up: this node missed entries (it was down, cut off or slow); this is the latest entry the
+   * leader had committed, and the ones it skipped are older. See docs/protocol.md §12.
+   */
+  catchUp: boolean;
+  /** The leader that sent it. */
+  leaderId: number;
+  /**
+   * Confirms the entry once it is stored; the leader counts this node towards the majority only then. Idempotent.
+   * A listener may instead return a promise: the entry is confirmed once every returned promise resolved.
+   */
+  confirm: () => void;
+}
+
+/** Payload of `commit`: the entry `(term, index)` was confirmed by a majority (the leader included). */
+export interface CommitInfo {
+  term: number;
+  index: number;
+}
+
 /**
- * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend. `error` carries connection-level
- * problems (refused handshakes, bad frames): informational, the node keeps running.
+ * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend, plus the broadcast's. `error`
+ * carries connection-level problems (refused handshakes, bad frames): informational, the node keeps running.
  */
-export type ElectionNodeEvents = LeadershipEvents;
+export interface ElectionNodeEvents extends LeadershipEvents {
+  /**
+   * A non-leader node received a broadcast entry: store it, then call `confirm()` (or return a promise that
+   * resolves once stored). With no listener, entries are confirmed on receipt.
+   */
+  append: (entry: AppendEntry) => void | Promise<void>;
+  /** An entry is committed (a majority confirmed it): on the leader, and on followers that delivered it. */
+  commit: (info: CommitInfo) => void;
+}

@@ -1,3 +1,9 @@
+import {
+  APPEND_OVERHEAD_BYTES,
+  BROADCAST_DEFAULTS,
+  type BroadcastLimits,
+  MAX_FOLLOWER_PENDING,
+} from '../core/broadcast.ts';
 import { MAX_SEES } from '../core/codec.ts';
 import { timingProblem } from '../core/config.ts';
 import { ConfigError } from '../errors.ts';
@@ -63,6 +69,27 @@ export interface ElectionNodeOptions extends LeadershipOptions {
    * again until it runs. Shorter stalls change nothing. Default 5000 ms; see docs/operations.md.
    */
   maxStallMs?: number | undefined;
+  /** Bounds of the leader-serialized broadcast (`node.append`); see docs/protocol.md §12. */
+  broadcast?: BroadcastOptions | undefined;
+}
+
+/**
+ * Bounds of `node.append` (all optional; defaults in `BROADCAST_DEFAULTS`). An append beyond them is refused at once
+ * with an `AppendError` (`'tooLarge'`, `'backpressure'`), never buffered.
+ */
+export interface BroadcastOptions {
+  /**
+   * Largest entry, bytes of data. Default 60 KiB; at most `transport.maxFrameBytes - 96` (an entry travels in one
+   * frame).
+   */
+  maxEntryBytes?: number | undefined;
+  /** Entries the leader keeps in flight (sent, not yet confirmed by a majority). Default 64; 1 .. 4096. */
+  maxInFlightEntries?: number | undefined;
+  /**
+   * Bytes of data the leader keeps in flight. Default 256 KiB; from `maxEntryBytes` to 512 KiB, so a catch-up
+   * (everything in flight, at once) always fits a link's 1 MiB write buffer.
+   */
+  maxInFlightBytes?: number | undefined;
 }
 
 /** Low-level transport knobs (all optional). */
@@ -142,6 +169,7 @@ export interface ResolvedOptions {
   stateDir: string | undefined;
   thread: 'worker' | 'main';
   maxStallMs: number;
+  broadcast: BroadcastLimits;
   voterOnly: boolean;
   preempt: boolean;
   preemptDelayMs: number;
@@ -174,6 +202,7 @@ const KNOWN = [
   'transport',
   'thread',
   'maxStallMs',
+  'broadcast',
   ...LEADERSHIP_KEYS,
 ] as const;
 
@@ -234,6 +263,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (problem) throw new ConfigError(problem.field, problem.message);
   const secret = checkSecret(options.secret);
   const encrypt = checkBoolean(options.encrypt ?? d.encrypt, 'encrypt');
+  const transport = checkTransport(options.transport, clusterSize);
   if (encrypt && secret === undefined) throw new ConfigError('encrypt', 'needs a secret');
   // Peers may still be added before start (addPeer): only a cluster of one for sure is known here.
   const leadership = resolveLeadershipOptions(
@@ -257,12 +287,47 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     stateDir: options.stateDir === undefined ? undefined : checkString(options.stateDir, 'stateDir', 4096),
     thread: checkThread(options.thread ?? d.thread),
     maxStallMs: checkMaxStall(options.maxStallMs ?? d.maxStallMs, heartbeatIntervalMs),
-    transport: checkTransport(options.transport, clusterSize),
+    transport,
+    broadcast: checkBroadcast(options.broadcast, transport.maxFrameBytes),
     voterOnly: leadership.voterOnly,
     preempt: leadership.preempt,
     preemptDelayMs: leadership.preemptDelayMs,
     healthy: leadership.health.check === null,
   };
+}
+
+/** A catch-up sends everything in flight at once: it must fit half a link's write buffer (1 MiB). */
+const MAX_IN_FLIGHT_BYTES = 512 * 1024;
+
+/**
+ * Validates `broadcast.*` against the frame size (an entry travels in one frame) and the link's write buffer
+ * (a catch-up must fit it, or the link would be dropped and the catch-up repeated forever).
+ */
+function checkBroadcast(value: unknown, maxFrameBytes: number): BroadcastLimits {
+  const b = value === undefined ? {} : checkObject(value, 'broadcast');
+  checkKnownKeys(b, ['maxEntryBytes', 'maxInFlightEntries', 'maxInFlightBytes'], 'broadcast.');
+  const d = BROADCAST_DEFAULTS;
+  const entryMax = maxFrameBytes - APPEND_OVERHEAD_BYTES;
+  if (b.maxEntryBytes === undefined && d.maxEntryBytes > entryMax) {
+    throw new ConfigError(
+      'transport.maxFrameBytes',
+      `${maxFrameBytes} leaves room for entries of ${entryMax} bytes, below broadcast.maxEntryBytes' default ${d.maxEntryBytes}; set broadcast.maxEntryBytes too`,
+    );
+  }
+  const maxEntryBytes = checkInt(b.maxEntryBytes ?? d.maxEntryBytes, 'broadcast.maxEntryBytes', 1, entryMax);
+  const maxInFlightEntries = checkInt(
+    b.maxInFlightEntries ?? d.maxInFlightEntries,
+    'broadcast.maxInFlightEntries',
+    1,
+    MAX_FOLLOWER_PENDING,
+  );
+  const maxInFlightBytes = checkInt(
+    b.maxInFlightBytes ?? Math.max(d.maxInFlightBytes, maxEntryBytes),
+    'broadcast.maxInFlightBytes',
+    maxEntryBytes,
+    MAX_IN_FLIGHT_BYTES,
+  );
+  return { maxEntryBytes, maxInFlightEntries, maxInFlightBytes };
 }
 
 /** Validates one more peer address against those already configured. */

@@ -78,6 +78,9 @@ export interface FakeEc2ValidatedRequest {
 /** Returns the problems with a request (empty when it is fine). */
 export type FakeEc2RequestValidator = (request: FakeEc2ValidatedRequest) => string[];
 
+/** Returns the problems with a reply the fake is about to send (empty when it is fine). */
+export type FakeEc2ResponseValidator = (request: FakeEc2ValidatedRequest, status: number, xml: string) => string[];
+
 /** Options of {@link FakeEc2.start}. */
 export interface FakeEc2Options {
   /** The region requests must be signed for. Default `us-east-1`. */
@@ -94,6 +97,8 @@ export interface FakeEc2Options {
   rateLimit?: { capacity: number; refillPerSecond: number } | undefined;
   /** Checks every API request; a problem is recorded in `violations` and answered 400. Default: none. */
   validateRequest?: FakeEc2RequestValidator | undefined;
+  /** Checks every API reply before it is sent; a problem is recorded in `violations`. Default: none. */
+  validateResponse?: FakeEc2ResponseValidator | undefined;
 }
 
 /** A scripted failure for the next matching API request(s), see {@link FakeEc2.inject}. */
@@ -116,6 +121,8 @@ interface AddressRecord {
   allocationId: string;
   instanceId: string | null;
   associationId: string | null;
+  /** Which of the holder's private addresses the Elastic IP maps to. */
+  privateIpAddress: string | null;
 }
 
 interface Armed {
@@ -195,6 +202,7 @@ export class FakeEc2 {
         allocationId: address.allocationId ?? allocationIdOf(address.publicIp),
         instanceId,
         associationId: instanceId === null ? null : newId('eipassoc'),
+        privateIpAddress: instanceId === null ? null : privateIpsOf(instanceId)[0],
       });
     }
     this.metadata =
@@ -284,6 +292,7 @@ export class FakeEc2 {
     const record = this.#address(publicIp);
     record.instanceId = instanceId;
     record.associationId = instanceId === null ? null : newId('eipassoc');
+    record.privateIpAddress = instanceId === null ? null : privateIpsOf(instanceId)[0];
   }
 
   /** Releases `publicIp`: its allocation ID is unknown from now on. */
@@ -350,7 +359,11 @@ export class FakeEc2 {
       errorCode: undefined,
     };
     this.#record(record);
+    const view: FakeEc2ValidatedRequest = { method, pathname: url.pathname, headers: req.headers, params, rawBody };
     const reply = ({ status, xml, code }: Reply): void => {
+      for (const problem of this.#options.validateResponse?.(view, status, xml) ?? []) {
+        this.violations.push(`reply to ${action ?? '(no action)'}: ${problem}`);
+      }
       record.outcome = status;
       record.errorCode = code;
       this.#sendXml(res, xml, status);
@@ -366,10 +379,7 @@ export class FakeEc2 {
       .toLowerCase();
     if (contentType !== 'application/x-www-form-urlencoded')
       problems.push(`content-type ${contentType || '(none)'} is not a form`);
-    problems.push(
-      ...(this.#options.validateRequest?.({ method, pathname: url.pathname, headers: req.headers, params, rawBody }) ??
-        []),
-    );
+    problems.push(...(this.#options.validateRequest?.(view) ?? []));
     if (problems.length > 0) {
       for (const problem of problems) this.violations.push(`${action ?? '(no action)'}: ${problem}`);
       fail(400, 'InvalidParameterValue', `request does not match the API description: ${problems.join('; ')}`);
@@ -523,19 +533,40 @@ export class FakeEc2 {
     if (action === 'AssociateAddress') {
       const allocationId = params.get('AllocationId');
       const instanceId = params.get('InstanceId');
+      const eni = params.get('NetworkInterfaceId');
       if (allocationId === null) {
         return error(400, 'MissingParameter', 'The request must contain the parameter AllocationId (VPC addresses)');
       }
-      if (instanceId === null)
-        return error(400, 'MissingParameter', 'The request must contain the parameter InstanceId');
+      if (instanceId !== null && eni !== null) {
+        return error(400, 'InvalidParameterCombination', 'Specify an instance ID or a network interface ID, not both');
+      }
+      if (instanceId === null && eni === null) {
+        return error(
+          400,
+          'MissingParameter',
+          'The request must contain the parameter InstanceId or NetworkInterfaceId',
+        );
+      }
       const record = [...this.#addresses.values()].find((a) => a.allocationId === allocationId);
       if (record === undefined)
         return error(400, 'InvalidAllocationID.NotFound', `The allocation ID '${allocationId}' does not exist`);
-      if (!this.#instances.has(instanceId))
+      // Each instance has one network interface, `eni-` + its ID's digits, with a primary and a secondary address.
+      const target = instanceId ?? [...this.#instances].find((i) => eniOf(i) === eni);
+      if (instanceId !== null && !this.#instances.has(instanceId))
         return error(400, 'InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+      if (target === undefined)
+        return error(400, 'InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${eni}' does not exist`);
+      const privateIp = params.get('PrivateIpAddress') ?? privateIpsOf(target)[0];
+      if (!privateIpsOf(target).includes(privateIp)) {
+        return error(
+          400,
+          'InvalidParameterValue',
+          `Private IP ${privateIp} is not on network interface ${eniOf(target)}`,
+        );
+      }
       if (
         record.instanceId !== null &&
-        record.instanceId !== instanceId &&
+        (record.instanceId !== target || record.privateIpAddress !== privateIp) &&
         params.get('AllowReassociation') !== 'true'
       ) {
         return error(
@@ -544,7 +575,8 @@ export class FakeEc2 {
           `resource ${allocationId} is already associated with associate-id ${record.associationId}`,
         );
       }
-      record.instanceId = instanceId;
+      record.instanceId = target;
+      record.privateIpAddress = privateIp;
       record.associationId = newId('eipassoc');
       return ok(action, `<return>true</return><associationId>${record.associationId}</associationId>`);
     }
@@ -557,6 +589,7 @@ export class FakeEc2 {
         return error(400, 'InvalidAssociationID.NotFound', `The association ID '${associationId}' does not exist`);
       record.instanceId = null;
       record.associationId = null;
+      record.privateIpAddress = null;
       return ok(action, '<return>true</return>');
     }
     return error(400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
@@ -656,8 +689,19 @@ function addressXml(a: AddressRecord): string {
   const association =
     a.instanceId === null
       ? ''
-      : `<instanceId>${a.instanceId}</instanceId><associationId>${a.associationId}</associationId><networkInterfaceId>eni-${a.instanceId.slice(2)}</networkInterfaceId><networkInterfaceOwnerId>123456789012</networkInterfaceOwnerId><privateIpAddress>10.0.0.${(Number.parseInt(a.instanceId.slice(-2), 16) % 250) + 4}</privateIpAddress>`;
+      : `<instanceId>${a.instanceId}</instanceId><associationId>${a.associationId}</associationId><networkInterfaceId>${eniOf(a.instanceId)}</networkInterfaceId><networkInterfaceOwnerId>123456789012</networkInterfaceOwnerId><privateIpAddress>${a.privateIpAddress}</privateIpAddress>`;
   return `<item><publicIp>${a.publicIp}</publicIp><allocationId>${a.allocationId}</allocationId><domain>vpc</domain>${association}<tagSet/><publicIpv4Pool>amazon</publicIpv4Pool><networkBorderGroup>us-east-1</networkBorderGroup></item>`;
+}
+
+/** The network interface of an instance in the fake: `eni-` and the instance ID's digits. */
+function eniOf(instanceId: string): string {
+  return `eni-${instanceId.slice(2)}`;
+}
+
+/** An instance's private addresses in the fake: primary `10.0.0.N`, secondary `10.0.1.N`. */
+function privateIpsOf(instanceId: string): [string, string] {
+  const n = (Number.parseInt(instanceId.slice(-2), 16) % 250) + 4;
+  return [`10.0.0.${n}`, `10.0.1.${n}`];
 }
 
 function filterValue(a: AddressRecord, name: string): string | undefined {

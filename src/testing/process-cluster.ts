@@ -176,7 +176,12 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('event', listener);
-        reject(new Error(`no matching node event within ${timeoutMs} ms`));
+        // The last events say what happened instead, which is what a failure report needs.
+        const recent = this.history
+          .slice(-12)
+          .map((e) => JSON.stringify(e))
+          .join('\n  ');
+        reject(new Error(`no matching node event within ${timeoutMs} ms; the last events:\n  ${recent}`));
       }, timeoutMs);
       const listener = (event: NodeProcessEvent) => {
         if (!predicate(event)) return;

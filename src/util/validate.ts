@@ -49,3 +49,22 @@ export function checkKnownKeys(options: Record<string, unknown>, known: readonly
 function show(value: unknown): string {
   return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
 }
+
+/**
+ * An absolute http(s) base URL without credentials, query or fragment (and, with `pathless`, without a path),
+ * returned without trailing slashes. Throws a {@link ConfigError} naming `field`.
+ */
+export function checkHttpUrl(value: unknown, field: string, options: { pathless?: boolean } = {}): string {
+  const text = checkString(value, field);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(field, 'expected an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
+  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
+  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
+  if (options.pathless === true && url.pathname !== '/') throw new ConfigError(field, 'must not contain a path');
+  return text.replace(/\/+$/, '');
+}

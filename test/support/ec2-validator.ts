@@ -5,7 +5,8 @@
  * `Name.1`, `Name.2`… (always from 1, without gaps); booleans are `true`/`false`.
  */
 import { readFileSync } from 'node:fs';
-import type { FakeEc2RequestValidator } from '../../src/testing/fake-ec2.ts';
+import { XMLParser } from 'fast-xml-parser';
+import type { FakeEc2RequestValidator, FakeEc2ResponseValidator } from '../../src/testing/fake-ec2.ts';
 
 interface Member {
   shape: string;
@@ -131,4 +132,88 @@ function checkListsDense(keys: string[]): string[] {
     });
   }
   return problems;
+}
+
+/**
+ * Builds a reply validator: a success must be `<{Action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`
+ * whose elements are the output shape's members by `locationName` (lists as `item`s), plus the protocol's own
+ * `requestId` and `return` (EC2 sends `<return>true</return>`; botocore's shapes leave it out). An error must be
+ * `<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>`.
+ */
+export function createEc2ResponseValidator(specPath: URL = EC2_SPEC_PATH): FakeEc2ResponseValidator {
+  const spec = JSON.parse(readFileSync(specPath, 'utf8')) as Description & {
+    operations: Record<string, { output?: { shape: string } }>;
+  };
+  const namespace = `http://ec2.amazonaws.com/doc/${spec.metadata.apiVersion}/`;
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    parseTagValue: false,
+    isArray: (n) => n === 'item',
+  });
+  return (request, status, xml) => {
+    let doc: Record<string, unknown>;
+    try {
+      doc = parser.parse(xml, true) as Record<string, unknown>;
+    } catch (error) {
+      return [`not well-formed XML: ${String(error)}`];
+    }
+    const roots = Object.keys(doc).filter((k) => k !== '?xml');
+    if (status >= 300) {
+      const errors = (doc.Response as Record<string, unknown> | undefined)?.Errors as
+        | Record<string, unknown>
+        | undefined;
+      const error = errors?.Error as Record<string, unknown> | undefined;
+      const problems: string[] = [];
+      if (roots.join() !== 'Response') problems.push(`an error's root must be Response, not ${roots.join()}`);
+      if (typeof error?.Code !== 'string' || typeof error?.Message !== 'string')
+        problems.push('Errors/Error needs Code and Message');
+      if (typeof (doc.Response as Record<string, unknown> | undefined)?.RequestID !== 'string')
+        problems.push('RequestID is missing');
+      return problems;
+    }
+    const action = request.params.get('Action') ?? '';
+    const root = `${action}Response`;
+    if (roots.join() !== root) return [`the root must be ${root}, not ${roots.join()}`];
+    const body = doc[root] as Record<string, unknown>;
+    const problems: string[] = [];
+    if (body['@xmlns'] !== namespace) problems.push(`xmlns must be ${namespace}`);
+    if (typeof body.requestId !== 'string') problems.push('requestId is missing');
+    const output = spec.operations[action]?.output;
+    const shape: Shape = output === undefined ? { type: 'structure', members: {} } : spec.shapes[output.shape]!;
+    const rest = Object.fromEntries(
+      Object.entries(body).filter(([k]) => k !== '@xmlns' && k !== 'requestId' && k !== 'return'),
+    );
+    problems.push(...checkXml(spec, shape, rest, root));
+    return problems;
+  };
+}
+
+function checkXml(spec: Description, shape: Shape, node: unknown, where: string): string[] {
+  if (shape.type === 'structure') {
+    if (node === '') return [];
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return [`${where}: expected elements`];
+    const problems: string[] = [];
+    for (const [name, value] of Object.entries(node)) {
+      const entry = Object.entries(shape.members ?? {}).find(([member, m]) => (m.locationName ?? member) === name);
+      if (entry === undefined) problems.push(`${where}/${name} is not a member of the output shape`);
+      else problems.push(...checkXml(spec, spec.shapes[entry[1].shape]!, value, `${where}/${name}`));
+    }
+    return problems;
+  }
+  if (shape.type === 'list') {
+    if (node === '') return [];
+    const itemName = shape.member?.locationName ?? 'member';
+    if (typeof node !== 'object' || node === null) return [`${where}: expected ${itemName} elements`];
+    const problems: string[] = [];
+    for (const [name, items] of Object.entries(node)) {
+      if (name !== itemName) problems.push(`${where}/${name}: list elements are ${itemName}`);
+      else
+        for (const item of items as unknown[])
+          problems.push(...checkXml(spec, spec.shapes[shape.member!.shape]!, item, `${where}/${name}`));
+    }
+    return problems;
+  }
+  if (typeof node !== 'string') return [`${where}: expected text`];
+  return checkScalar(shape, node, where);
 }

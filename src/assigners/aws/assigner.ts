@@ -1,13 +1,14 @@
 import { isIP } from 'node:net';
 import { AbortError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
+import { checkHttpUrl, checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
-import { abortErrorOf, Deadline, throwIfAborted } from '../timing.ts';
+import { Deadline, throwIfAborted, withSignal } from '../timing.ts';
 import { asNode, asNodes, type Ec2CallContext, Ec2Client, text } from './client.ts';
 import { type AwsCredentialSource, type AwsCredentials, CredentialProvider } from './credentials.ts';
+import { ELASTIC_IP_DEFAULTS as DEFAULTS } from './defaults.ts';
 import { AwsApiError, AwsBadResponseError, AwsCredentialsError, AwsMetadataError } from './errors.ts';
-import { DEFAULT_METADATA_URL, ImdsClient } from './imds.ts';
+import { ImdsClient } from './imds.ts';
 
 const log = logger('aws');
 
@@ -33,17 +34,28 @@ export interface ElasticIpAssignerOptions {
   /** This instance's ID (`i-…`). Default: read once from IMDSv2 (`/latest/meta-data/instance-id`). */
   instanceId?: string | undefined;
   /**
+   * Associate with this network interface (`eni-…`) of the instance instead of its primary one, for instances with
+   * several interfaces. Default: the instance's primary interface (`InstanceId`).
+   */
+  networkInterfaceId?: string | undefined;
+  /** With `networkInterfaceId`: which of its private IPv4 addresses the Elastic IP maps to. Default: its primary. */
+  privateIpAddress?: string | undefined;
+  /**
    * Credentials. Default: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, else the instance
    * role through IMDSv2 (renewed before it expires). The secret parts are never logged or serialised.
    */
   credentials?: AwsCredentials | undefined;
-  /** EC2 endpoint URL. Default `https://ec2.{region}.amazonaws.com`. */
+  /**
+   * EC2 endpoint URL. Default: `AWS_ENDPOINT_URL_EC2`, else `AWS_ENDPOINT_URL` (the SDKs' variables), else
+   * `https://ec2.{region}.amazonaws.com` (`.com.cn` in the China regions).
+   */
   endpoint?: string | undefined;
-  /** Instance metadata service base URL. Default `http://169.254.169.254`. */
+  /** Instance metadata service base URL. Default: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://169.254.169.254`. */
   metadataUrl?: string | undefined;
   /**
    * Where the standard variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
-   * `AWS_DEFAULT_REGION`, `AWS_EC2_METADATA_DISABLED`) are read, once, at construction. Default `process.env`.
+   * `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`,
+   * `AWS_EC2_METADATA_DISABLED`) are read, once, at construction. Default `process.env`.
    */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Timeout of one EC2 request in ms. Default 10000. */
@@ -62,6 +74,8 @@ const KNOWN_KEYS = [
   'ip',
   'region',
   'instanceId',
+  'networkInterfaceId',
+  'privateIpAddress',
   'credentials',
   'endpoint',
   'metadataUrl',
@@ -83,6 +97,8 @@ interface AddressState {
   allocationId: string;
   /** The instance it is associated with, or (for an ENI without an instance) the network interface, or null. */
   holder: string | null;
+  networkInterfaceId: string | undefined;
+  privateIpAddress: string | undefined;
 }
 
 /**
@@ -118,6 +134,8 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   #allocationId: string | undefined;
   #client: Promise<Ec2Client> | undefined;
   #instanceIdPromise: Promise<string> | undefined;
+  readonly #networkInterfaceId: string | undefined;
+  readonly #privateIpAddress: string | undefined;
 
   constructor(options: ElasticIpAssignerOptions) {
     const o = checkObject(options, 'options');
@@ -143,19 +161,53 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
         throw new ConfigError('instanceId', "expected an instance ID such as 'i-0123456789abcdef0'");
       this.#instanceId = id;
     }
-    this.#endpoint = o.endpoint === undefined ? undefined : checkUrl(o.endpoint, 'endpoint');
-    const metadataUrl = checkUrl(o.metadataUrl ?? DEFAULT_METADATA_URL, 'metadataUrl');
-    this.#requestTimeoutMs = checkInt(o.requestTimeoutMs ?? 10_000, 'requestTimeoutMs', 1, MAX_TIMER_MS);
-    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? 30_000, 'assignTimeoutMs', 1, MAX_TIMER_MS);
-    const metadataTimeoutMs = checkInt(o.metadataTimeoutMs ?? 1000, 'metadataTimeoutMs', 1, MAX_TIMER_MS);
+    if (o.networkInterfaceId !== undefined) {
+      const eni = checkString(o.networkInterfaceId, 'networkInterfaceId', 64);
+      if (!/^eni-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(eni)) {
+        throw new ConfigError('networkInterfaceId', "expected a network interface ID such as 'eni-0123456789abcdef0'");
+      }
+      this.#networkInterfaceId = eni;
+    }
+    if (o.privateIpAddress !== undefined) {
+      if (typeof o.privateIpAddress !== 'string' || isIP(o.privateIpAddress) !== 4) {
+        throw new ConfigError('privateIpAddress', 'expected a private IPv4 address');
+      }
+      if (this.#networkInterfaceId === undefined) throw new ConfigError('privateIpAddress', 'needs networkInterfaceId');
+      this.#privateIpAddress = o.privateIpAddress;
+    }
+    const endpointVar = envString('AWS_ENDPOINT_URL_EC2') !== undefined ? 'AWS_ENDPOINT_URL_EC2' : 'AWS_ENDPOINT_URL';
+    if (o.endpoint !== undefined) this.#endpoint = checkHttpUrl(o.endpoint, 'endpoint', { pathless: true });
+    else if (envString(endpointVar) !== undefined)
+      this.#endpoint = checkHttpUrl(envString(endpointVar), `env.${endpointVar}`, { pathless: true });
+    const metadataUrl =
+      o.metadataUrl !== undefined
+        ? checkHttpUrl(o.metadataUrl, 'metadataUrl', { pathless: true })
+        : envString('AWS_EC2_METADATA_SERVICE_ENDPOINT') !== undefined
+          ? checkHttpUrl(envString('AWS_EC2_METADATA_SERVICE_ENDPOINT'), 'env.AWS_EC2_METADATA_SERVICE_ENDPOINT', {
+              pathless: true,
+            })
+          : DEFAULTS.metadataUrl;
+    this.#requestTimeoutMs = checkInt(
+      o.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      'requestTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
+    this.#assignTimeoutMs = checkInt(o.assignTimeoutMs ?? DEFAULTS.assignTimeoutMs, 'assignTimeoutMs', 1, MAX_TIMER_MS);
+    const metadataTimeoutMs = checkInt(
+      o.metadataTimeoutMs ?? DEFAULTS.metadataTimeoutMs,
+      'metadataTimeoutMs',
+      1,
+      MAX_TIMER_MS,
+    );
     const retry = o.retry === undefined ? {} : checkObject(o.retry, 'retry');
     checkKnownKeys(retry, RETRY_KEYS, 'retry.');
-    const baseDelayMs = checkInt(retry.baseDelayMs ?? 500, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
+    const baseDelayMs = checkInt(retry.baseDelayMs ?? DEFAULTS.retryBaseDelayMs, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
     this.#retry = {
-      maxAttempts: checkInt(retry.maxAttempts ?? 5, 'retry.maxAttempts', 1, 100),
+      maxAttempts: checkInt(retry.maxAttempts ?? DEFAULTS.retryMaxAttempts, 'retry.maxAttempts', 1, 100),
       baseDelayMs,
       maxDelayMs: checkInt(
-        retry.maxDelayMs ?? Math.max(10_000, baseDelayMs),
+        retry.maxDelayMs ?? Math.max(DEFAULTS.retryMaxDelayMs, baseDelayMs),
         'retry.maxDelayMs',
         baseDelayMs,
         MAX_TIMER_MS,
@@ -202,7 +254,8 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   /** This instance's ID: the `instanceId` option, or read once from IMDSv2 (then cached). */
   async self(options: HolderOptions = {}): Promise<string> {
     if (this.#instanceId !== undefined) return this.#instanceId;
-    this.#instanceIdPromise ??= this.#metadata('/latest/meta-data/instance-id', options.signal).then(
+    // Shared by concurrent callers, so it takes none's signal (IMDS timeouts bound it); each waits on its own.
+    this.#instanceIdPromise ??= this.#metadata('/latest/meta-data/instance-id', undefined).then(
       (id) => {
         if (!INSTANCE_ID.test(id))
           throw new AwsMetadataError('/latest/meta-data/instance-id', 'the answer is not an instance ID');
@@ -239,7 +292,7 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     };
     const me = await this.self({ signal });
     const state = await this.#read(ctx);
-    if (state.holder === me) {
+    if (this.#isHere(state, me)) {
       log('%s is on %s (term %s)', this.ip, me, term);
       return;
     }
@@ -250,7 +303,12 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       'AssociateAddress',
       {
         AllocationId: state.allocationId,
-        InstanceId: me,
+        ...(this.#networkInterfaceId === undefined
+          ? { InstanceId: me }
+          : {
+              NetworkInterfaceId: this.#networkInterfaceId,
+              ...(this.#privateIpAddress === undefined ? {} : { PrivateIpAddress: this.#privateIpAddress }),
+            }),
         AllowReassociation: 'true',
       },
       ctx,
@@ -263,6 +321,14 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
       term,
       Math.round(performance.now() - started),
     );
+  }
+
+  // With a chosen interface (and address), the IP is only "here" on that interface (and address).
+  #isHere(state: AddressState, me: string): boolean {
+    if (state.holder !== me) return false;
+    if (this.#networkInterfaceId === undefined) return true;
+    if (state.networkInterfaceId !== this.#networkInterfaceId) return false;
+    return this.#privateIpAddress === undefined || state.privateIpAddress === this.#privateIpAddress;
   }
 
   /** Never shows credentials: the address and where credentials come from. */
@@ -288,7 +354,13 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     }
     if (this.#allocationId === undefined) log('%s is allocation %s', this.ip, allocationId);
     this.#allocationId = allocationId;
-    return { allocationId, holder: text(item.instanceId) ?? text(item.networkInterfaceId) ?? null };
+    const networkInterfaceId = text(item.networkInterfaceId);
+    return {
+      allocationId,
+      holder: text(item.instanceId) ?? networkInterfaceId ?? null,
+      networkInterfaceId,
+      privateIpAddress: text(item.privateIpAddress),
+    };
   }
 
   async #call(client: Ec2Client, action: string, params: Record<string, string>, ctx: Ec2CallContext) {
@@ -303,10 +375,10 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   }
 
   #ec2(signal: AbortSignal | undefined): Promise<Ec2Client> {
-    this.#client ??= this.#resolveRegion(signal).then(
+    this.#client ??= this.#resolveRegion().then(
       (region) =>
         new Ec2Client({
-          endpoint: this.#endpoint ?? `https://ec2.${region}.amazonaws.com`,
+          endpoint: this.#endpoint ?? defaultEndpoint(region),
           region,
           credentials: this.#credentials,
           requestTimeoutMs: this.#requestTimeoutMs,
@@ -321,10 +393,11 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     return withSignal(this.#client, signal);
   }
 
-  async #resolveRegion(signal: AbortSignal | undefined): Promise<string> {
+  // Shared (through #client) by concurrent callers: it takes none's signal; IMDS timeouts bound it.
+  async #resolveRegion(): Promise<string> {
     if (this.#region !== undefined) return this.#region;
     const path = '/latest/meta-data/placement/region';
-    const region = await this.#metadata(path, signal);
+    const region = await this.#metadata(path, undefined);
     if (!REGION.test(region)) throw new AwsMetadataError(path, 'the answer is not a region');
     this.#region = region;
     return region;
@@ -336,6 +409,11 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
     }
     return this.#imds.get(path, signal);
   }
+}
+
+/** EC2's regional endpoint: the China regions live under their own domain. */
+function defaultEndpoint(region: string): string {
+  return `https://ec2.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 }
 
 function checkRegion(value: unknown, field: string): string {
@@ -374,38 +452,4 @@ function checkCredentials(value: unknown, prefix = 'credentials.'): AwsCredentia
     throw new ConfigError(names.sessionToken, 'expected a session token (printable ASCII without spaces)');
   }
   return { accessKeyId, secretAccessKey, sessionToken };
-}
-
-function checkUrl(value: unknown, field: string): string {
-  const raw = checkString(value, field);
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(field, 'expected an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
-  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
-  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
-  if (url.pathname !== '/') throw new ConfigError(field, 'must not contain a path');
-  return raw.replace(/\/+$/, '');
-}
-
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErrorOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -2,10 +2,9 @@ import { AwsV4Signer } from 'aws4fetch';
 import { XMLParser } from 'fast-xml-parser';
 import type { AssignerError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { abortErrorOf, backoffDelay, type Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { abortErrorOf, backoffDelay, type Deadline, rootCause, sleep, throwIfAborted } from '../timing.ts';
 import type { CredentialProvider } from './credentials.ts';
 import { AwsApiError, AwsBadResponseError, AwsDeadlineError, AwsNetworkError } from './errors.ts';
-import { sanitize } from './imds.ts';
 
 const log = logger('aws');
 
@@ -114,7 +113,7 @@ export class Ec2Client {
         if (ctx.signal?.aborted) throw abortErrorOf(ctx.signal);
         const timedOut = timer.aborted;
         log('%s: %s (attempt %d, term %s)', action, timedOut ? 'timeout' : 'network error', attempt, ctx.term);
-        const failure = new AwsNetworkError(action, timedOut, sanitize(error));
+        const failure = new AwsNetworkError(action, timedOut, rootCause(error));
         if (attempt >= retry.maxAttempts) throw failure;
         await this.#pause(this.#backoff(attempt), ctx, failure);
         continue;

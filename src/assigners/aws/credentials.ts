@@ -1,4 +1,5 @@
 import { logger } from '../../util/log.ts';
+import { withSignal } from '../timing.ts';
 import { AwsCredentialsError, AwsMetadataError } from './errors.ts';
 import type { ImdsClient } from './imds.ts';
 
@@ -51,10 +52,12 @@ export class CredentialProvider {
     // Expiry is a wall-clock instant from IMDS, so it is compared with the wall clock.
     if (resolved !== undefined && Date.now() < resolved.expiresAt - ROLE_REFRESH_MARGIN_MS) return resolved.credentials;
     if (this.source !== 'instance-role') return (resolved as Resolved).credentials;
-    this.#pending ??= this.#fromRole(signal).finally(() => {
+    // One read serves every concurrent caller, so it does not take any one caller's signal (IMDS timeouts bound
+    // it); each caller stops waiting on its own signal.
+    this.#pending ??= this.#fromRole().finally(() => {
       this.#pending = undefined;
     });
-    return (await this.#pending).credentials;
+    return (await withSignal(this.#pending, signal)).credentials;
   }
 
   /** Drops role credentials so the next {@link get} fetches fresh ones (EC2 said they expired). */
@@ -64,15 +67,15 @@ export class CredentialProvider {
     return true;
   }
 
-  async #fromRole(signal: AbortSignal | undefined): Promise<Resolved> {
+  async #fromRole(): Promise<Resolved> {
     const imds = this.#imds as ImdsClient;
     const base = '/latest/meta-data/iam/security-credentials/';
     let role: string;
     let text: string;
     try {
-      role = (await imds.get(base, signal)).split('\n')[0]!.trim();
+      role = (await imds.get(base)).split('\n')[0]!.trim();
       if (role === '') throw new AwsMetadataError(base, 'no instance role is attached');
-      text = await imds.get(`${base}${role}`, signal);
+      text = await imds.get(`${base}${role}`);
     } catch (error) {
       if (error instanceof AwsMetadataError) {
         throw new AwsCredentialsError(`the instance role could not be read (${error.message})`, error);

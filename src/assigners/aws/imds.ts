@@ -1,11 +1,8 @@
 import { logger } from '../../util/log.ts';
-import { abortErrorOf, sleep, throwIfAborted } from '../timing.ts';
+import { abortErrorOf, rootCause, sleep, throwIfAborted } from '../timing.ts';
 import { AwsMetadataError } from './errors.ts';
 
 const log = logger('aws');
-
-/** Default address of the EC2 instance metadata service. */
-export const DEFAULT_METADATA_URL = 'http://169.254.169.254';
 
 /** Lifetime asked for a session token, in seconds (the most IMDS grants: 6 hours). */
 const TOKEN_TTL_SECONDS = 21_600;
@@ -57,7 +54,7 @@ export class ImdsClient {
         if (error instanceof AwsMetadataError) throw error;
         if (signal?.aborted) throw abortErrorOf(signal);
         reason = (error as { name?: unknown }).name === 'TimeoutError' ? 'timed out' : 'unreachable';
-        cause = sanitize(error);
+        cause = rootCause(error);
         log('metadata %s attempt %d: %s', path, attempt, reason);
       }
       if (attempt < this.#options.attempts) await sleep(50 * attempt, signal);
@@ -92,14 +89,4 @@ export class ImdsClient {
       signal: signal === undefined ? timer : AbortSignal.any([signal, timer]),
     });
   }
-}
-
-/** A fetch failure reduced to its root message and code: nothing that could hold a header survives. */
-export function sanitize(error: unknown): Error {
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  const sanitized = new Error(root instanceof Error ? root.message : 'unknown error');
-  const code = (root as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') Object.assign(sanitized, { code });
-  return sanitized;
 }

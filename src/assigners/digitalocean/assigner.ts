@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import { AbortError, AssignerError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
+import { checkHttpUrl, checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
-import { abortErrorOf, backoffDelay, Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { backoffDelay, Deadline, sleep, throwIfAborted, withSignal } from '../timing.ts';
 import { type ApiResponse, apiError, type CallContext, DigitalOceanClient, isPendingEvent } from './client.ts';
 import { DIGITALOCEAN_DEFAULTS } from './defaults.ts';
 import {
@@ -137,8 +137,8 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('token', 'must be printable ASCII without spaces');
     [this.ip, this.family] = checkIp(o.ip, 'ip');
     this.#dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
-    const baseUrl = checkUrl(o.baseUrl ?? DIGITALOCEAN_DEFAULTS.baseUrl, 'baseUrl');
-    this.#metadataUrl = checkUrl(o.metadataUrl ?? DIGITALOCEAN_DEFAULTS.metadataUrl, 'metadataUrl');
+    const baseUrl = checkHttpUrl(o.baseUrl ?? DIGITALOCEAN_DEFAULTS.baseUrl, 'baseUrl');
+    this.#metadataUrl = checkHttpUrl(o.metadataUrl ?? DIGITALOCEAN_DEFAULTS.metadataUrl, 'metadataUrl');
     this.endpoint = checkEndpoint(o.endpoint, this.family);
     const requestTimeoutMs = checkInt(
       o.requestTimeoutMs ?? DIGITALOCEAN_DEFAULTS.requestTimeoutMs,
@@ -402,37 +402,4 @@ function checkEndpoint(value: unknown, family: 4 | 6): DigitalOceanEndpoint {
     throw new ConfigError('endpoint', "expected 'reserved_ips', 'floating_ips' or 'reserved_ipv6'");
   }
   return value;
-}
-
-function checkUrl(value: unknown, field: string): string {
-  const text = checkString(value, field);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(field, 'expected an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(field, 'expected an http(s) URL');
-  if (url.username !== '' || url.password !== '') throw new ConfigError(field, 'must not contain credentials');
-  if (url.search !== '' || url.hash !== '') throw new ConfigError(field, 'must not contain a query or fragment');
-  return text.replace(/\/+$/, '');
-}
-
-function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErrorOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

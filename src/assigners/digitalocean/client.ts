@@ -1,7 +1,7 @@
 import ky, { type KyInstance } from 'ky';
 import type { AssignerError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { abortErrorOf, backoffDelay, type Deadline, sleep, throwIfAborted } from '../timing.ts';
+import { abortErrorOf, backoffDelay, type Deadline, rootCause, sleep, throwIfAborted } from '../timing.ts';
 import {
   DigitalOceanApiError,
   DigitalOceanDeadlineError,
@@ -101,6 +101,11 @@ export class DigitalOceanClient {
       } catch (error) {
         if (ctx.signal?.aborted) throw abortErrorOf(ctx.signal);
         const timedOut = timer.aborted;
+        // An attempt cut short by the overall deadline (not by the per-request timeout) is the deadline's failure:
+        // the caller must hear ERR_DO_DEADLINE, whatever request happened to be in flight when it passed.
+        if (timedOut && ctx.deadline !== undefined && timeout < this.#requestTimeoutMs) {
+          throw new DigitalOceanDeadlineError(ctx.deadline.timeoutMs, `${method} ${path}`);
+        }
         log('%s %s: %s (attempt %d, term %s)', method, path, timedOut ? 'timeout' : 'network error', attempt, ctx.term);
         const failure = new DigitalOceanNetworkError(method, path, timedOut, rootCause(error));
         if (!ctx.idempotent || attempt >= this.#retry.maxAttempts) throw failure;
@@ -205,18 +210,4 @@ export function rateLimitWaitMs(headers: Headers): number | undefined {
     if (Number.isFinite(seconds) && seconds > 0) return Math.max(0, seconds * 1000 - Date.now());
   }
   return undefined;
-}
-
-/**
- * The root cause of a fetch failure, reduced to its message and code. ky's errors hold the Request, whose headers
- * carry the token, so they are never attached to thrown errors as they are.
- */
-export function rootCause(error: unknown): Error {
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  const message = root instanceof Error ? root.message : 'unknown error';
-  const sanitized = new Error(message);
-  const code = (root as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') Object.assign(sanitized, { code });
-  return sanitized;
 }

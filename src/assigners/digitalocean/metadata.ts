@@ -1,7 +1,6 @@
 import ky from 'ky';
 import { logger } from '../../util/log.ts';
-import { abortErrorOf, sleep, throwIfAborted } from '../timing.ts';
-import { rootCause } from './client.ts';
+import { abortErrorOf, rootCause, sleep, throwIfAborted } from '../timing.ts';
 import { DIGITALOCEAN_DEFAULTS } from './defaults.ts';
 import { DigitalOceanMetadataError } from './errors.ts';
 

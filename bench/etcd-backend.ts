@@ -1,0 +1,152 @@
+/**
+ * `npm run bench:etcd-backend`: leader-ip's etcd backend (`EtcdElection`) beside npm `etcd3`'s own `Election`, on
+ * the same single-member etcd (Debian's `etcd-server`, `--election-timeout=500`), the same TTL, in one process.
+ *
+ * Per round and per implementation, two contenders: A reaches etcd through a TCP proxy, B directly.
+ * - handoff: A leads and resigns (`stop()` / `resign()`); the sample is the time until B is elected.
+ * - cut-off: A leads; the proxy blackholes A's traffic both ways (its sockets stay open, nothing arrives: a
+ *   partition). Samples: the time from the cut until B is elected (what a crash costs too: etcd must expire A's
+ *   lease), and how long A still believed it led *after* B was elected — `believedPastSuccessorMs`, negative when
+ *   A had stopped first, positive when two nodes believed they led at once. For `EtcdElection` A's belief ends when
+ *   `isLeader` turns false (reported by `lostLeadership` as `mono − endedMsAgo`); for `etcd3`, when its campaign
+ *   reports the lost lease (its only signal).
+ * Options: `--rounds N` (default 5), `--ttl S` (default 2).
+ */
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { EtcdElection } from '../src/etcd.ts';
+import { monotonicMs } from '../src/util/monotonic.ts';
+import { ChaosProxy } from '../test/chaos/proxy.ts';
+import { findEtcd, startEtcd } from './baselines/etcd.ts';
+import { removeTempDir } from './lib/proc.ts';
+import { summarize } from './lib/stats.ts';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, ttl: { type: 'string' } } });
+const ROUNDS = Number(values.rounds ?? 5);
+const TTL_S = Number(values.ttl ?? 2);
+
+interface Contender {
+  /** Resolves at the monotonic time it was elected. */
+  elected: Promise<number>;
+  /** Resolves once it leads on renewed keep-alives (not on its first grant alone). */
+  settled(): Promise<void>;
+  /** Resolves at the monotonic time its belief that it leads ended. */
+  believedUntil: Promise<number>;
+  resign(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Impl = (name: string, endpoint: string, id: number) => Promise<Contender>;
+
+const until = (cond: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 5);
+  });
+
+const leaderIp: Impl = async (name, endpoint, id) => {
+  const e = new EtcdElection({ id, endpoints: endpoint, name, leaseMs: TTL_S * 1000, requestTimeoutMs: 500 });
+  const elected = new Promise<number>((resolve) => e.once('gainedLeadership', () => resolve(monotonicMs())));
+  const believedUntil = new Promise<number>((resolve) =>
+    e.once('lostLeadership', ({ endedMsAgo }) => resolve(monotonicMs() - endedMsAgo)),
+  );
+  await e.start();
+  const settled = async (): Promise<void> => {
+    await elected;
+    // Lead on keep-alives, not on the grant alone.
+    const seen = e.status().keepAlives;
+    await until(() => e.status().keepAlives >= seen + 2 || !e.isLeader);
+  };
+  return { elected, settled, believedUntil, resign: () => e.stop(), close: () => e.stop() };
+};
+
+const etcd3Election: Impl = async (name, endpoint, id) => {
+  const client = new Etcd3({ hosts: endpoint });
+  const campaign = client.election(name, TTL_S).campaign(String(id));
+  campaign.on('error', () => {});
+  const elected = new Promise<number>((resolve) => campaign.once('elected', () => resolve(monotonicMs())));
+  const believedUntil = new Promise<number>((resolve) => campaign.once('error', () => resolve(monotonicMs())));
+  return {
+    elected,
+    // etcd3 keeps its lease alive from the start; one TTL/3 period in, it has renewed at least once.
+    settled: async () => {
+      await elected;
+      await new Promise((r) => setTimeout(r, (TTL_S * 1000) / 2));
+    },
+    believedUntil,
+    resign: () => campaign.resign(),
+    close: async () => client.close(),
+  };
+};
+
+async function round(impl: Impl, endpointPort: number, tag: string, cut: boolean) {
+  const proxy = new ChaosProxy([1, 2], (id) => (id === 2 ? endpointPort : undefined));
+  await proxy.start();
+  const a = await impl(tag, `http://127.0.0.1:${proxy.portFor(1, 2)}`, 1);
+  await a.settled();
+  const b = await impl(tag, `http://127.0.0.1:${endpointPort}`, 2);
+  const result: { handoffMs?: number; failoverMs?: number; believedPastSuccessorMs?: number } = {};
+  if (!cut) {
+    const t0 = monotonicMs();
+    await a.resign();
+    result.handoffMs = (await b.elected) - t0;
+  } else {
+    const t0 = monotonicMs();
+    proxy.setFlow(1, 2, { mode: 'stall', delayMs: 0 });
+    proxy.setFlow(2, 1, { mode: 'stall', delayMs: 0 });
+    const tB = await b.elected;
+    result.failoverMs = tB - t0;
+    const tA = await Promise.race([
+      a.believedUntil,
+      new Promise<number>((r) => setTimeout(() => r(Number.NaN), 20_000)),
+    ]);
+    result.believedPastSuccessorMs = Number.isNaN(tA) ? Number.POSITIVE_INFINITY : tA - tB;
+  }
+  proxy.healAll();
+  await Promise.all([a.close(), b.close()]).catch(() => {});
+  await proxy.stop();
+  return result;
+}
+
+const bin = findEtcd();
+if (bin === undefined) throw new Error('etcd not found: apt-get install -y etcd-server');
+const server = await startEtcd(bin, false);
+const port = Number(new URL(server.endpoint).port);
+const rows: string[] = [];
+const fmt = (xs: number[]) => {
+  const s = summarize(xs);
+  return s === undefined ? '-' : `p50 ${s.p50.toFixed(0)}, p90 ${s.p90.toFixed(0)}, max ${s.max.toFixed(0)}`;
+};
+try {
+  for (const [label, impl] of [
+    ['leader-ip EtcdElection', leaderIp],
+    ['etcd3 Election', etcd3Election],
+  ] as const) {
+    const handoff: number[] = [];
+    const failover: number[] = [];
+    const belief: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const h = await round(impl, port, `h-${label.length}-${i}`, false);
+      handoff.push(h.handoffMs!);
+      const c = await round(impl, port, `c-${label.length}-${i}`, true);
+      failover.push(c.failoverMs!);
+      belief.push(c.believedPastSuccessorMs!);
+      process.stderr.write(`${label} round ${i + 1}: ${JSON.stringify({ ...h, ...c })}\n`);
+    }
+    rows.push(`| ${label} | ${fmt(handoff)} | ${fmt(failover)} | ${fmt(belief)} |`);
+  }
+} finally {
+  await server.child.stop('SIGTERM', 10_000);
+  removeTempDir(server.dataDir);
+}
+process.stdout.write(
+  `etcd ${server.version}, single member, TTL ${TTL_S} s, ${ROUNDS} rounds each (ms)\n` +
+    '| implementation | graceful handoff | cut-off leader: successor elected after | cut-off leader believed past the successor |\n' +
+    '|---|---|---|---|\n' +
+    `${rows.join('\n')}\n`,
+);
+process.exit(0);
