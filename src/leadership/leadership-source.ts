@@ -34,6 +34,7 @@ export interface LeadershipEvents {
 export type SubscribeFn = ((event: 'gainedLeadership', listener: LeadershipEvents['gainedLeadership']) => unknown) &
   ((event: 'lostLeadership', listener: LeadershipEvents['lostLeadership']) => unknown) &
   ((event: 'leaderChange', listener: LeadershipEvents['leaderChange']) => unknown) &
+  ((event: 'healthChange', listener: LeadershipEvents['healthChange']) => unknown) &
   ((event: 'error', listener: LeadershipEvents['error']) => unknown);
 
 /** The part of a backend's `status()` every backend has (each adds its own details). JSON-serialisable. */

@@ -286,6 +286,7 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
 
   #onHealth(healthy: boolean, reason: string): void {
     log('node %d: %s (%s)', this.#o.id, healthy ? 'healthy' : 'unhealthy', reason);
+    this.#emitSafely('healthChange', { healthy, reason });
     if (healthy) {
       this.#maybeCampaign();
       return;
