@@ -1,5 +1,5 @@
 /**
- * Baselines only: etcd election and PostgreSQL advisory lock, crash and graceful.
+ * Baselines only: etcd election, PostgreSQL advisory lock and keepalived (VRRP), crash and graceful.
  * `npm run bench:baselines -- --kills 50` (see `--help`). Prints the table; writes nothing unless `--json FILE`.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { stopAll } from '../lib/proc.ts';
 import { renderConsole } from '../lib/report.ts';
 import { type BenchSection, mergeSections } from '../lib/types.ts';
 import { runEtcdBaseline } from './etcd.ts';
+import { runKeepalivedBaseline } from './keepalived.ts';
 import { runPostgresBaseline } from './postgres.ts';
 
 /**
@@ -21,6 +22,7 @@ export async function runBaselines(opts: BenchOptions): Promise<BenchSection> {
   const baselines: [string, (o: BenchOptions) => Promise<BenchSection>][] = [
     ['etcd', runEtcdBaseline],
     ['postgres', runPostgresBaseline],
+    ['keepalived', runKeepalivedBaseline],
   ];
   for (const [name, run] of baselines) {
     if (!selected(opts, name)) continue;

@@ -59,6 +59,12 @@ export interface SpawnOptions {
    * via util-linux `setpriv --pdeathsig` when available. For servers, which do not watch their stdin.
    */
   dieWithParent?: NodeJS.Signals;
+  /**
+   * Start the child in its own process group, and deliver SIGKILL to the whole group: a crash of a daemon that
+   * forks workers (keepalived's VRRP process) takes them down with it, as a machine crash would. Other signals
+   * still go to the child alone, which tells its workers itself (a graceful stop).
+   */
+  processGroup?: boolean;
 }
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -72,7 +78,7 @@ let handlersInstalled = false;
 function cleanupSync(): void {
   for (const child of liveChildren) {
     try {
-      child.proc.kill(child.emergencySignal);
+      child.kill(child.emergencySignal);
     } catch {
       // Already gone.
     }
@@ -123,6 +129,7 @@ export class Child {
   readonly name: string;
   readonly proc: ChildProcess;
   readonly emergencySignal: NodeJS.Signals;
+  readonly #processGroup: boolean;
   /** Every event received so far, in arrival order. */
   readonly events: ChildEvent[] = [];
   /** Resolves once the process has exited and its output is drained. Never rejects. */
@@ -136,6 +143,7 @@ export class Child {
     installHandlers();
     this.name = opts.name;
     this.emergencySignal = opts.emergencySignal ?? 'SIGKILL';
+    this.#processGroup = opts.processGroup ?? false;
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const wrap = opts.dieWithParent !== undefined && existsSync(SETPRIV);
     const argv = wrap ? [`--pdeathsig=${opts.dieWithParent}`, '--', command, ...args] : [...args];
@@ -143,6 +151,7 @@ export class Child {
       cwd: opts.cwd ?? REPO_ROOT,
       env: opts.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: opts.processGroup ?? false,
       ...(isRoot && opts.uid !== undefined ? { uid: opts.uid } : {}),
       ...(isRoot && opts.gid !== undefined ? { gid: opts.gid } : {}),
     });
@@ -155,8 +164,7 @@ export class Child {
       if (stream === 'out') {
         const event = parseEvent(line, opts.mapEvent);
         if (event) {
-          this.events.push(event);
-          for (const fn of [...this.eventListeners]) fn(event);
+          this.inject(event);
           return;
         }
       }
@@ -178,6 +186,12 @@ export class Child {
       this.proc.once('close', (code, signal) => finish({ code, signal }));
       this.proc.once('error', (error) => finish({ code: null, signal: null, error }));
     });
+  }
+
+  /** Records an event learnt some other way than the child's stdout (e.g. a log file its scripts append to). */
+  inject(event: ChildEvent): void {
+    this.events.push(event);
+    for (const fn of [...this.eventListeners]) fn(event);
   }
 
   get pid(): number | undefined {
@@ -240,6 +254,14 @@ export class Child {
   /** Send a signal; false if the process is already gone. */
   kill(signal: NodeJS.Signals): boolean {
     if (!this.alive) return false;
+    if (this.#processGroup && signal === 'SIGKILL' && this.proc.pid !== undefined) {
+      try {
+        process.kill(-this.proc.pid, signal);
+        return true;
+      } catch {
+        // The group is gone already; fall through to the child itself.
+      }
+    }
     return this.proc.kill(signal);
   }
 

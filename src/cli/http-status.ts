@@ -46,6 +46,9 @@ export function trackFloatingIp(binding: FloatingIpBinding, ip: string): () => F
   return () => ({ ...status, lastError: status.lastError === null ? null : { ...status.lastError } });
 }
 
+/** What `GET /metrics` serves: Prometheus text from a prom-client registry, or why there is none. */
+export type MetricsEndpoint = { contentType: string; render: () => Promise<string> } | { unavailable: string };
+
 export interface StatusServer {
   /** Base URL, e.g. `http://127.0.0.1:9100` (with the real port when started on port 0). */
   readonly url: string;
@@ -64,8 +67,9 @@ export async function startStatusServer(
   listen: Endpoint,
   node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null = () => null,
+  metrics?: MetricsEndpoint,
 ): Promise<StatusServer> {
-  const server = createServer((req, res) => handle(req, res, node, floatingIp));
+  const server = createServer((req, res) => handle(req, res, node, floatingIp, metrics));
   // A status page must never keep a stopping process alive through idle keep-alive sockets.
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
@@ -91,6 +95,7 @@ function handle(
   res: ServerResponse,
   node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null,
+  metrics: MetricsEndpoint | undefined,
 ): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
@@ -119,8 +124,21 @@ function handle(
         term: status.term,
       });
       return;
+    case '/metrics':
+      if (metrics === undefined || 'unavailable' in metrics) {
+        send(res, 501, { error: metrics?.unavailable ?? 'metrics are not enabled' });
+        return;
+      }
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (error: unknown) => send(res, 500, { error: `metrics failed: ${(error as Error).message}` }),
+      );
+      return;
     default:
-      send(res, 404, { error: 'not found', paths: ['/status', '/healthz', '/leader'] });
+      send(res, 404, { error: 'not found', paths: ['/status', '/healthz', '/leader', '/metrics'] });
   }
 }
 

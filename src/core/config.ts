@@ -50,6 +50,12 @@ export interface Timing {
   readonly candidacyTimeoutMs: number;
   /** How long a failed candidate advertises `canLead: false`, so others may lead meanwhile. */
   readonly cooldownMs: number;
+  /**
+   * How far a follower that just answered a renewal pushes its next heartbeat beyond one interval, so the next
+   * renewal arrives first and the heartbeat rides along with the reply (docs/protocol.md §14). A quarter interval,
+   * and less when the peer timeout is short: a heartbeat gap stays well inside `peerTimeoutMs`.
+   */
+  readonly heartbeatSlackMs: number;
 }
 
 /** A margin for rounding and the time between reading the clock and acting on it. */
@@ -63,6 +69,7 @@ export function deriveTiming(config: CoreConfig): Timing {
     campaignWindowMs: 2.5 * config.heartbeatIntervalMs,
     candidacyTimeoutMs: 3 * config.leaseMs,
     cooldownMs: 2 * config.leaseMs,
+    heartbeatSlackMs: Math.min(config.heartbeatIntervalMs / 4, (config.peerTimeoutMs - config.heartbeatIntervalMs) / 2),
   };
 }
 

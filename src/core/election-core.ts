@@ -153,6 +153,10 @@ export class ElectionCore {
   /** When this node last became able to campaign (null while it cannot); see {@link campaignAt}. */
   private eligibleSince: number | null = null;
   private nextHeartbeatAt = Number.NEGATIVE_INFINITY;
+  /** When this node last broadcast a scheduled heartbeat (see {@link step}). */
+  private lastHeartbeatAt = Number.NEGATIVE_INFINITY;
+  /** A follower answered a vote request in this call: its heartbeat may ride along (docs/protocol.md §14). */
+  private answered = false;
   /** What the last broadcast heartbeat said, to re-broadcast at once when it changes. */
   private advertised = '';
   private leaderHint: { id: number; term: number; at: number } | null = null;
@@ -439,6 +443,7 @@ export class ElectionCore {
 
   private onVoteRequest(from: number, request: VoteRequest, now: number): void {
     this.peers.get(from).lastRequestAt = now;
+    this.answered = true;
     this.learnTerm(request.term);
     // Bully rule: a lower ID asking for votes means it can lead; step aside and free our votes for it. Without
     // preemption a leader holding its lease keeps it (the lower node campaigns only when it sees no leader).
@@ -642,16 +647,26 @@ export class ElectionCore {
       else if (now - (this.candidacy?.startedAt ?? now) > this.timing.candidacyTimeoutMs) this.abandon(now, true);
     }
 
-    if (now >= this.nextHeartbeatAt) {
+    const interval = this.config.heartbeatIntervalMs;
+    // A follower answering a renewal sends its heartbeat with the reply, in the same write, when half an interval
+    // has passed since its last one, and then holds its own schedule back a little so the next renewal comes
+    // first again: one write per peer per interval instead of two (docs/protocol.md §14).
+    const answered = this.answered && this.role === 'follower';
+    this.answered = false;
+    const alongReply = answered && now - this.lastHeartbeatAt >= interval / 2;
+    if (now >= this.nextHeartbeatAt || alongReply) {
       // A timer that fired late re-bases the schedule instead of bursting to catch up.
-      this.nextHeartbeatAt = Math.max(this.nextHeartbeatAt + this.config.heartbeatIntervalMs, now);
-      if (this.nextHeartbeatAt <= now) this.nextHeartbeatAt = now + this.config.heartbeatIntervalMs;
+      this.nextHeartbeatAt = Math.max(this.nextHeartbeatAt + interval, now);
+      if (this.nextHeartbeatAt <= now) this.nextHeartbeatAt = now + interval;
+      this.lastHeartbeatAt = now;
       this.broadcast(this.heartbeat(now, false));
       if (this.role !== 'follower') this.requestVotes(now);
     } else {
       const hb = this.heartbeat(now, false);
       if (this.describe(hb) !== this.advertised) this.broadcast(hb);
     }
+
+    if (answered) this.nextHeartbeatAt = this.lastHeartbeatAt + interval + this.timing.heartbeatSlackMs;
 
     this.reportLeader(now);
   }

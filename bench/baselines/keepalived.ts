@@ -1,0 +1,375 @@
+/**
+ * Baseline: keepalived (VRRP), the tool users would otherwise pick to move an address between machines.
+ *
+ * Three network namespaces (`lipb-1..3`) hang off a bridge in a fourth (`lipb-br`); their addresses (10.213.0.0/24)
+ * and the virtual address exist only inside them. Each runs Debian's keepalived with `unicast_peer` (no multicast),
+ * priorities 150 / 100 / 50, default preemption, and a notify program that appends the monotonic time and the new
+ * state to a log, which the bench reads as events (`MASTER` = elected). Two settings: advert 1 s (VRRPv2, the
+ * default) and VRRPv3 with 0.1 s adverts.
+ *
+ * - crash: SIGKILL to keepalived's process group (the parent and its VRRP process, as a machine crash would);
+ * - graceful: SIGTERM to keepalived (it sends a priority-0 advert, so a backup takes over at once);
+ * - idle: CPU of each node's processes (a cpuacct cgroup per node, ns resolution; /proc clock ticks otherwise) and
+ *   bytes sent on its interface (Ethernet frames, headers included).
+ *
+ * Needs root, `ip netns`, keepalived and perl (for the notify program's monotonic clock); otherwise it is skipped
+ * with the line that enables it. Traps met: keepalived's config test refuses scripts without
+ * `enable_script_security` (and scripts under a world-writable directory, so they live under /run); a SIGKILLed
+ * keepalived can leave a child whose PID is in its pid file, so every start gets fresh pid files and a crash kills
+ * the whole process group; `advert_int` below 1 s needs VRRPv3.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { nowMs } from '../lib/clock.ts';
+import { runKillLoop } from '../lib/failover.ts';
+import type { BenchOptions } from '../lib/options.ts';
+import { type Child, delay, spawnProcess } from '../lib/proc.ts';
+import type { BenchSection, FailoverResult, OverheadRow } from '../lib/types.ts';
+
+export const KEEPALIVED_INSTALL_HINT = 'apt-get install -y keepalived iproute2 perl   # and run the bench as root';
+
+const NS_PREFIX = 'lipb';
+const BRIDGE_NS = `${NS_PREFIX}-br`;
+const SUBNET = '10.213.0';
+const VIP = `${SUBNET}.100`;
+const PRIORITIES = [150, 100, 50];
+const CPUACCT = '/sys/fs/cgroup/cpuacct';
+
+interface Setting {
+  name: string;
+  advertS: number;
+  vrrpVersion: 2 | 3;
+}
+
+const SETTINGS: Setting[] = [
+  { name: 'advert 1 s (VRRPv2, default)', advertS: 1, vrrpVersion: 2 },
+  { name: 'advert 0.1 s (VRRPv3)', advertS: 0.1, vrrpVersion: 3 },
+];
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function tryRun(cmd: string, args: string[]): boolean {
+  try {
+    run(cmd, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the baseline cannot run here, or undefined when it can. */
+function missing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root (network namespaces need it)';
+  if (!tryRun('ip', ['netns', 'list'])) return '`ip netns` is not available';
+  if (!existsSync('/usr/sbin/keepalived')) return 'keepalived is not installed';
+  if (!tryRun('perl', ['-MTime::HiRes=clock_gettime,CLOCK_MONOTONIC', '-e', '1'])) return 'perl is missing';
+  return undefined;
+}
+
+function removeNetwork(): void {
+  for (const ns of [BRIDGE_NS, ...PRIORITIES.map((_, i) => `${NS_PREFIX}-${i + 1}`)]) {
+    tryRun('ip', ['netns', 'del', ns]);
+  }
+}
+
+function createNetwork(): void {
+  removeNetwork();
+  run('ip', ['netns', 'add', BRIDGE_NS]);
+  run('ip', ['-n', BRIDGE_NS, 'link', 'add', 'br0', 'type', 'bridge']);
+  run('ip', ['-n', BRIDGE_NS, 'link', 'set', 'br0', 'up']);
+  for (let i = 1; i <= PRIORITIES.length; i++) {
+    const ns = `${NS_PREFIX}-${i}`;
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', BRIDGE_NS, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run('ip', ['-n', BRIDGE_NS, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
+    run('ip', ['-n', ns, 'addr', 'add', `${SUBNET}.${i}/24`, 'dev', 'eth0']);
+    run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+}
+
+function config(id: number, setting: Setting, script: string): string {
+  const peers = PRIORITIES.map((_, i) => i + 1)
+    .filter((p) => p !== id)
+    .map((p) => `    ${SUBNET}.${p}`)
+    .join('\n');
+  return `global_defs {
+  router_id ${NS_PREFIX}${id}
+  enable_script_security
+  script_user root
+  vrrp_version ${setting.vrrpVersion}
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority ${PRIORITIES[id - 1]}
+  advert_int ${setting.advertS}
+  unicast_src_ip ${SUBNET}.${id}
+  unicast_peer {
+${peers}
+  }
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+  notify ${script}
+}
+`;
+}
+
+/** The notify program: appends `<monotonic ms> <state>` to the node's log (keepalived passes the state as $3). */
+function notifyScript(log: string): string {
+  return `#!/usr/bin/perl
+use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
+my $t = clock_gettime(CLOCK_MONOTONIC) * 1000;
+open(my $f, '>>', '${log}') or exit 1;
+printf $f "%.3f %s\\n", $t, $ARGV[2];
+close $f;
+`;
+}
+
+interface Node {
+  child: Child;
+  logPath: string;
+  cgroup: string | undefined;
+}
+
+/** Follows a node's notify log and turns its lines into the failover loop's events. */
+function follow(child: Child, logPath: string, index: number): void {
+  let offset = 0;
+  let wasMaster = false;
+  const timer = setInterval(() => {
+    let text: string;
+    try {
+      text = readFileSync(logPath, 'utf8');
+    } catch {
+      return;
+    }
+    if (text.length <= offset) return;
+    const end = text.lastIndexOf('\n') + 1;
+    for (const line of text.slice(offset, end).split('\n')) {
+      const [t, state] = line.split(' ');
+      if (!state) continue;
+      const at = Number(t);
+      if (state === 'MASTER') {
+        wasMaster = true;
+        child.inject({ event: 'elected', t: at });
+        // The highest priority takes the address back when it restarts (preemption): only then is it settled.
+        if (index === 0) child.inject({ event: 'ready', t: at });
+      } else {
+        if (wasMaster) child.inject({ event: 'lost', t: at });
+        wasMaster = false;
+        if (state === 'BACKUP' && index !== 0) child.inject({ event: 'ready', t: at });
+      }
+    }
+    offset = end;
+  }, 5);
+  child.onExit(() => clearInterval(timer));
+}
+
+function startNode(dir: string, setting: Setting, index: number, generation: number, verbose: boolean): Node {
+  const id = index + 1;
+  const base = path.join(dir, `node${id}-${generation}`);
+  const logPath = `${base}.log`;
+  const script = `${base}-notify.pl`;
+  writeFileSync(script, notifyScript(logPath));
+  chmodSync(script, 0o755);
+  writeFileSync(`${base}.conf`, config(id, setting, script));
+  let cgroup: string | undefined = path.join(CPUACCT, `${NS_PREFIX}-${process.pid}-${id}-${generation}`);
+  try {
+    mkdirSync(cgroup);
+  } catch {
+    cgroup = undefined;
+  }
+  const keepalived = [
+    'ip',
+    'netns',
+    'exec',
+    `${NS_PREFIX}-${id}`,
+    'keepalived',
+    '--dont-fork',
+    '--log-console',
+    '--vrrp',
+    '-f',
+    `${base}.conf`,
+    '-p',
+    `${base}.pid`,
+    '-r',
+    `${base}-vrrp.pid`,
+  ];
+  // The shell joins the node's cgroup (inherited by keepalived and its VRRP process), then becomes keepalived.
+  const join = cgroup ? `echo $$ > ${cgroup}/cgroup.procs 2>/dev/null; ` : '';
+  const child = spawnProcess('sh', ['-c', `${join}exec "$@"`, 'sh', ...keepalived], {
+    name: `keepalived ${id}.${generation}`,
+    echo: verbose,
+    processGroup: true,
+  });
+  follow(child, logPath, index);
+  return { child, logPath, cgroup };
+}
+
+/** CPU time of a node so far, ms: its cgroup's usage, or /proc ticks of its processes. */
+function cpuMs(node: Node): number {
+  if (node.cgroup) {
+    try {
+      return Number(readFileSync(path.join(node.cgroup, 'cpuacct.usage'), 'utf8')) / 1e6;
+    } catch {
+      // fall through
+    }
+  }
+  const pid = node.child.pid;
+  if (pid === undefined) return 0;
+  let total = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Resident memory of a node's processes (keepalived and its VRRP process), MiB. */
+function rssMiB(node: Node): number {
+  const pid = node.child.pid;
+  if (pid === undefined) return 0;
+  let kb = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    try {
+      kb += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+
+function txBytes(id: number): number {
+  return Number(run('ip', ['netns', 'exec', `${NS_PREFIX}-${id}`, 'cat', '/sys/class/net/eth0/statistics/tx_bytes']));
+}
+
+async function idle(dir: string, setting: Setting, opts: BenchOptions): Promise<OverheadRow[]> {
+  const nodes = PRIORITIES.map((_, i) => startNode(dir, setting, i, 1000, opts.verbose));
+  try {
+    await nodes[0]!.child.waitForEvent('elected', 30_000);
+    await delay(Math.max(3000, 5000 * setting.advertS));
+    const windowMs = opts.quick ? 10_000 : 30_000;
+    const cpu0 = nodes.map(cpuMs);
+    const tx0 = nodes.map((_, i) => txBytes(i + 1));
+    const t0 = nowMs();
+    await delay(windowMs);
+    const seconds = (nowMs() - t0) / 1000;
+    const cpu = nodes.map((n, i) => (cpuMs(n) - cpu0[i]!) / 10 / seconds);
+    const tx = nodes.map((_, i) => (txBytes(i + 1) - tx0[i]!) / seconds);
+    const resolution = nodes.every((n) => n.cgroup) ? 'cpuacct cgroup' : '/proc clock ticks (10 ms resolution)';
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return [
+      {
+        system: 'keepalived',
+        config: setting.name,
+        nodes: 3,
+        cpuPercent: mean(cpu),
+        bytesPerSec: mean(tx),
+        rssMiB: mean(nodes.map(rssMiB)),
+        note:
+          `master ${cpu[0]!.toFixed(4)} %, backups ${cpu[1]!.toFixed(4)} / ${cpu[2]!.toFixed(4)} %; CPU from ${resolution} ` +
+          `over ${seconds.toFixed(0)} s; bytes: Ethernet frames sent on the node's interface (master ${Math.round(tx[0]!)} B/s); RSS: keepalived and its VRRP process`,
+      },
+    ];
+  } finally {
+    await Promise.all(nodes.map((n) => n.child.stop('SIGTERM', 5000)));
+    for (const n of nodes) if (n.cgroup) tryRemoveCgroup(n.cgroup);
+  }
+}
+
+function tryRemoveCgroup(cgroup: string): void {
+  try {
+    rmSync(cgroup, { recursive: false });
+  } catch {
+    try {
+      // cgroupfs directories are removed with rmdir, which rmSync on a non-empty-looking dir may refuse.
+      execFileSync('rmdir', [cgroup], { stdio: 'ignore' });
+    } catch {
+      // still busy: left for the machine's cleanup
+    }
+  }
+}
+
+export async function runKeepalivedBaseline(opts: BenchOptions): Promise<BenchSection> {
+  const why = missing();
+  if (why) {
+    const msg = `keepalived baseline skipped: ${why} (to enable: ${KEEPALIVED_INSTALL_HINT})`;
+    process.stderr.write(`${msg}\n`);
+    return { failover: [], skipped: [msg] };
+  }
+  const version = run('keepalived', ['--version']).split('\n')[0] || 'keepalived';
+  mkdirSync('/run/leader-ip-bench', { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync('/run/leader-ip-bench/keepalived-');
+  chmodSync(dir, 0o755);
+  const failover: FailoverResult[] = [];
+  const overhead: OverheadRow[] = [];
+  const nodes: Node[] = [];
+  createNetwork();
+  try {
+    for (const setting of SETTINGS) {
+      // keepalived's failovers take seconds at the default advert: fewer faults keep the bench's run time sane.
+      const kills = Math.min(opts.kills, setting.advertS >= 1 ? 12 : 30);
+      for (const scenario of ['crash', 'graceful'] as const) {
+        const label = `keepalived ${setting.name} ${scenario}`;
+        process.stderr.write(`${label}: ${kills} faults\n`);
+        const result = await runKillLoop({
+          label,
+          nodes: 3,
+          kills,
+          signal: scenario === 'crash' ? 'SIGKILL' : 'SIGTERM',
+          spawn: (index, generation) => {
+            const node = startNode(dir, setting, index, generation, opts.verbose);
+            nodes.push(node);
+            return node.child;
+          },
+          startupTimeoutMs: 30_000,
+          sampleTimeoutMs: 20_000 * setting.advertS + 5000,
+          jitterMs: 1000 * setting.advertS,
+          budgetMs: opts.budgetMs,
+          log: (m) => process.stderr.write(`${m}\n`),
+        });
+        failover.push({
+          system: 'keepalived',
+          config: setting.name,
+          scenario,
+          nodes: 3,
+          samplesMs: result.samplesMs,
+          ...(result.failures > 0 ? { failures: result.failures } : {}),
+          ...(result.aborted ? { note: result.aborted } : {}),
+        });
+        for (const n of nodes.splice(0)) if (n.cgroup) tryRemoveCgroup(n.cgroup);
+      }
+      process.stderr.write(`keepalived ${setting.name}: idle\n`);
+      overhead.push(...(await idle(dir, setting, opts)));
+    }
+  } finally {
+    removeNetwork();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    failover,
+    overhead,
+    settings: {
+      keepalived: `${version.trim()}; 3 network namespaces on a bridge (${SUBNET}.0/24, only inside them), unicast_peer, priorities ${PRIORITIES.join('/')}, preemption on; crash = SIGKILL of its process group, graceful = SIGTERM; elected = the notify program's MASTER line (perl, CLOCK_MONOTONIC)`,
+    },
+  };
+}
