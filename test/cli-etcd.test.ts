@@ -49,7 +49,7 @@ describe('leader-ip run --backend etcd: flags', () => {
   });
 });
 
-describe('leader-ip run --backend etcd: real processes and a real etcd', { skip: etcdSkip(), timeout: 120_000 }, () => {
+describe('leader-ip run --backend etcd: real processes and a real etcd', { skip: etcdSkip(), timeout: 240_000 }, () => {
   let cluster: EtcdCluster;
   before(async () => {
     cluster = await startEtcdCluster(3);
@@ -78,15 +78,15 @@ describe('leader-ip run --backend etcd: real processes and a real etcd', { skip:
     const first = LineProcess.tsx('src/cli/main.ts', args(1));
     const second = LineProcess.tsx('src/cli/main.ts', args(2));
     try {
-      await first.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 30_000 });
-      const url = JSON.parse((await first.waitForLine(/^\{.*"event":"http".*\}$/))[0]).url as string;
+      await first.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 60_000 });
+      const url = JSON.parse((await first.waitForLine(/^\{.*"event":"http".*\}$/, { timeoutMs: 60_000 }))[0]).url as string;
       const leader = await fetch(`${url}/leader`);
       assert.equal(leader.status, 200);
       const status = (await (await fetch(`${url}/status`)).json()) as { backend: string; isLeader: boolean };
       assert.deepEqual([status.backend, status.isLeader], ['etcd', true]);
-      await second.waitForLine(/"event":"leaderChange".*"leaderId":1/, { timeoutMs: 30_000 });
+      await second.waitForLine(/"event":"leaderChange".*"leaderId":1/, { timeoutMs: 60_000 });
       first.child.kill('SIGTERM');
-      await second.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 30_000 });
+      await second.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 60_000 });
       assert.match(first.output, /"event":"lostLeadership".*"reason":"stopped"/);
       assert.equal((await first.exited).code, 0);
     } finally {
