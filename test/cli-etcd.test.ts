@@ -79,7 +79,8 @@ describe('leader-ip run --backend etcd: real processes and a real etcd', { skip:
     const second = LineProcess.tsx('src/cli/main.ts', args(2));
     try {
       await first.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 60_000 });
-      const url = JSON.parse((await first.waitForLine(/^\{.*"event":"http".*\}$/, { timeoutMs: 60_000 }))[0]).url as string;
+      const url = JSON.parse((await first.waitForLine(/^\{.*"event":"http".*\}$/, { timeoutMs: 60_000 }))[0])
+        .url as string;
       const leader = await fetch(`${url}/leader`);
       assert.equal(leader.status, 200);
       const status = (await (await fetch(`${url}/status`)).json()) as { backend: string; isLeader: boolean };

@@ -191,5 +191,6 @@ function wireNodeEvents(node: RunNode, reporter: Reporter): void {
       leaderId === null ? 'no leader' : `leader is node ${leaderId} (term ${term})`,
     ),
   );
-  node.on('error', (error) => reporter.event('error', errorFields(error), `warning: ${error.message}`));
+  node.on('error', (error) => reporter.event('error', errorFields(error), `error: ${error.message}`));
+  node.on('warning', (warning) => reporter.event('warning', errorFields(warning), `warning: ${warning.message}`));
 }
