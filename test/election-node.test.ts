@@ -58,7 +58,8 @@ for (const thread of THREADS) {
         const preempted = nextEvent<[{ reason: string }]>(cluster.node(2), 'lostLeadership', LIVENESS_MS);
         await cluster.restart(1);
         await cluster.leaderGained(1, LIVENESS_MS);
-        assert.equal((await preempted)[0].reason, 'preempted');
+        // Normally 'preempted'; on a starved machine node 2's own lease may run out first, which is as safe.
+        assert.ok(['preempted', 'lease-expired'].includes((await preempted)[0].reason));
         assert.ok(cluster.node(1).term > termOf2);
         assert.deepEqual(
           cluster.gains.filter((g) => g.overlapping.length > 0),
