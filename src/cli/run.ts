@@ -171,5 +171,6 @@ function wireNodeEvents(node: ElectionNode, reporter: Reporter): void {
       leaderId === null ? 'no leader' : `leader is node ${leaderId} (term ${term})`,
     ),
   );
-  node.on('error', (error) => reporter.event('error', errorFields(error), `warning: ${error.message}`));
+  node.on('error', (error) => reporter.event('error', errorFields(error), `error: ${error.message}`));
+  node.on('warning', (warning) => reporter.event('warning', errorFields(warning), `warning: ${warning.message}`));
 }

@@ -94,8 +94,9 @@ export interface CommitInfo {
 }
 
 /**
- * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend, plus the broadcast's. `error`
- * carries connection-level problems (refused handshakes, bad frames): informational, the node keeps running.
+ * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend, plus the broadcast's. `warning`
+ * carries connection-level problems (refused handshakes, bad frames): informational, the node keeps running;
+ * `error` only what needs the user's action.
  */
 export interface ElectionNodeEvents extends LeadershipEvents {
   /**
