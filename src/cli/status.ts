@@ -126,8 +126,21 @@ export function formatStatus(s: StatusDocument | EtcdStatusDocument): string {
   const leader =
     s.leaderId === null ? 'none known' : s.leaderId === s.id ? 'this node' : `node ${s.leaderId} (term ${s.term})`;
   lines.push(`  leader     ${leader}`);
-  const readiness = !s.ready ? 'not ready yet (waits one lease after start)' : s.canLead ? 'can lead' : 'cannot lead';
+  const readiness = !s.ready
+    ? 'not ready yet (waits one lease after start)'
+    : s.canLead
+      ? 'can lead'
+      : `cannot lead${s.cannotLead ? ` (${s.cannotLead})` : ''}`;
   lines.push(`  this node  ${readiness}; highest term seen ${s.highestTermSeen}`);
+  if (s.noLeaderReason) lines.push(`  why        ${s.noLeaderReason}`);
+  const h = s.health;
+  if (h !== undefined) {
+    const counts = h.checked
+      ? `; check: ${h.consecutiveFailures} failed / ${h.consecutiveSuccesses} passed in a row` +
+        (h.lastCheckDurationMs === null ? '' : `, last took ${Math.round(h.lastCheckDurationMs)} ms`)
+      : '';
+    lines.push(`  health     ${h.healthy ? 'healthy' : `UNHEALTHY: ${h.reason}`}${counts}`);
+  }
   if (s.vote !== null) {
     lines.push(`  vote       node ${s.vote.holder}, term ${s.vote.term}, ${Math.round(s.vote.remainingMs)} ms left`);
   }
@@ -144,7 +157,13 @@ export function formatStatus(s: StatusDocument | EtcdStatusDocument): string {
   lines.push(`  peers      ${s.peers.length === 0 ? none : ''}`.trimEnd());
   for (const peer of [...s.peers].sort((a, b) => a.id - b.id)) {
     const heard = peer.lastHeardMsAgo === null ? 'never heard' : `heard ${Math.round(peer.lastHeardMsAgo)} ms ago`;
-    const flags = [peer.alive ? 'up' : 'DOWN', peer.ready ? 'ready' : 'not ready', peer.canLead ? 'can lead' : ''];
+    const flags = [
+      peer.alive ? 'up' : 'DOWN',
+      peer.ready ? 'ready' : 'not ready',
+      peer.canLead ? 'can lead' : '',
+      peer.voterOnly ? 'voter-only' : '',
+      peer.healthy === false ? 'UNHEALTHY' : '',
+    ];
     const sees = peer.sees.length === 0 ? 'sees nobody' : `sees ${peer.sees.join(',')}`;
     lines.push(`    node ${peer.id}  ${flags.filter(Boolean).join(', ')}; ${heard}; ${sees}`);
   }
