@@ -54,8 +54,12 @@ export class BroadcastWorkload {
   private nextRequest = 1;
   /** `term:index` → nodes that stored it. */
   private readonly stored = new Map<string, Set<number>>();
+  /** Entries committed, by {@link key} (any process of their leader). */
   private readonly committed = new Set<string>();
+  /** `generation/key` of entries each leader process took, reported failed, reported committed. */
+  private readonly taken = new Set<string>();
   private readonly failed = new Set<string>();
+  private readonly committedHere = new Set<string>();
   /** Per node and process generation: the last entry delivered. */
   private readonly last = new Map<string, { term: number; index: number }>();
   appends = 0;
@@ -110,50 +114,55 @@ export class BroadcastWorkload {
     });
   }
 
-  /** Called for every core event the simulator applies, with the emitting process's generation. */
+  /**
+   * Called for every core event the simulator applies, with the emitting process's generation. Entries are keyed
+   * by their leader as well as `(term, index)`: without `stateDir`, a cluster that restarted as a whole may elect
+   * with terms it used before (each node's fence then refuses the lower ones, which is checked here too).
+   */
   onEvent(id: number, generation: number, event: CoreEvent): void {
     if (!isBroadcast(event)) return;
     switch (event.type) {
       case 'append-accepted': {
         this.appends++;
-        this.stored.set(key(event.term, event.index), new Set([id]));
+        this.stored.set(key(id, event.term, event.index), new Set([id]));
+        this.taken.add(`${generation}/${key(id, event.term, event.index)}`);
         break;
       }
       case 'committed': {
-        const k = key(event.term, event.index);
+        const k = key(id, event.term, event.index);
         const stored = this.stored.get(k);
-        if (stored !== undefined) {
-          // Reported by the leader (it took the entry): a majority must have stored it.
-          if (stored.has(id) && this.isLeaderOf(k, id)) {
-            if (stored.size < this.host.majority) {
-              this.host.fail(`broadcast: ${k} committed by node ${id} with only ${[...stored].join(',')} storing it`);
-            }
-            if (this.failed.has(k)) this.host.fail(`broadcast: ${k} committed after it was reported failed`);
-            this.committed.add(k);
-            this.commits++;
-          }
+        const mine = `${generation}/${k}`;
+        // Reported by the leader (the node that took the entry): a majority must have stored it.
+        if (stored === undefined || stored.values().next().value !== id || !this.taken.has(mine)) break;
+        if (stored.size < this.host.majority) {
+          this.host.fail(`broadcast: ${k} committed by node ${id} with only ${[...stored].join(',')} storing it`);
         }
+        if (this.failed.has(mine)) this.host.fail(`broadcast: ${k} committed after it was reported failed`);
+        this.committed.add(k);
+        this.committedHere.add(mine);
+        this.commits++;
         break;
       }
-      case 'append-failed':
-        this.failed.add(key(event.term, event.index));
-        if (this.committed.has(key(event.term, event.index))) {
-          this.host.fail(`broadcast: ${key(event.term, event.index)} failed after it was reported committed`);
-        }
+      case 'append-failed': {
+        const mine = `${generation}/${key(id, event.term, event.index)}`;
+        this.failed.add(mine);
+        if (this.committedHere.has(mine)) this.host.fail(`broadcast: ${mine} failed after it was reported committed`);
         break;
+      }
       case 'delivered': {
         this.deliveries++;
         if (event.catchUp) this.catchUps++;
         const slot = `${id}/${generation}`;
         const last = this.last.get(slot);
-        const k = key(event.term, event.index);
+        const k = key(event.leaderId, event.term, event.index);
+        const show = (e: { term: number; index: number } | undefined) => (e ? `${e.term}:${e.index}` : 'nothing');
         if (last !== undefined && !after(event, last)) {
-          this.host.fail(`broadcast: node ${id} delivered ${k} after ${key(last.term, last.index)}`);
+          this.host.fail(`broadcast: node ${id} delivered ${show(event)} after ${show(last)}`);
         }
         if (!event.catchUp) {
           const next =
             last !== undefined && last.term === event.term ? event.index === last.index + 1 : event.index === 1;
-          if (!next) this.host.fail(`broadcast: node ${id} delivered ${k} after ${last && key(last.term, last.index)}`);
+          if (!next) this.host.fail(`broadcast: node ${id} delivered ${show(event)} after ${show(last)}`);
         } else if (!this.committed.has(k)) {
           this.host.fail(`broadcast: node ${id} got ${k} as a catch-up, but it was not committed`);
         }
@@ -171,14 +180,10 @@ export class BroadcastWorkload {
         break;
     }
   }
-
-  /** The leader of an entry is the node that took it (first in its stored set). */
-  private isLeaderOf(k: string, id: number): boolean {
-    return this.stored.get(k)?.values().next().value === id;
-  }
 }
 
-const key = (term: number, index: number) => `${term}:${index}`;
+/** An entry, by the leader that took it: `leader/term:index`. */
+const key = (leader: number, term: number, index: number) => `${leader}/${term}:${index}`;
 
 function after(a: { term: number; index: number }, b: { term: number; index: number }): boolean {
   return a.term > b.term || (a.term === b.term && a.index > b.index);
