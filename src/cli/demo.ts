@@ -508,7 +508,10 @@ class Demo {
     let seen = 0;
     const next = (): void => {
       void fake
-        .waitForRequest((r) => r.seq > seen && r.method === 'POST' && r.path.endsWith('/actions'))
+        .waitForRequest((r) => r.seq > seen && r.method === 'POST' && r.path.endsWith('/actions'), {
+          // A watcher for the whole demo: the next action may come at any time, or never.
+          timeoutMs: Number.POSITIVE_INFINITY,
+        })
         .then((request) => {
           seen = request.seq;
           setImmediate(() => {
