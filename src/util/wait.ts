@@ -65,8 +65,6 @@ export function waitUntil<T>(
             finish();
             reject(new WaitTimeoutError(describe(), timeoutMs));
           }, timeoutMs);
-    // A waiter never keeps a test process alive by itself.
-    timer?.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
     unsubscribe = subscribe((value) => {
       if (settled) return;
