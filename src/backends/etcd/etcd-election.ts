@@ -279,7 +279,16 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
     this.#lose('stopped', monotonicMs());
     const lease = this.#lease;
     if (lease !== undefined) await this.#dropLease(lease);
-    await this.#watcher?.cancel().catch(() => {});
+    // Bounded: a watch stream stuck behind a dead connection must not keep stop() from resolving.
+    const cancelled = this.#watcher?.cancel().catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      cancelled,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#o.requestTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
     this.#watcher = undefined;
     this.#client?.close();
   }
