@@ -8,8 +8,12 @@
  */
 import { ElasticIpAssigner } from '../src/aws.ts';
 import { DigitalOceanAssigner } from '../src/digitalocean.ts';
+import { HetznerAssigner } from '../src/hetzner.ts';
 import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
 import { FakeEc2 } from '../src/testing/fake-ec2.ts';
+import { FakeHetzner } from '../src/testing/fake-hetzner.ts';
+import { FakeVultr } from '../src/testing/fake-vultr.ts';
+import { VultrAssigner } from '../src/vultr.ts';
 
 interface Result {
   name: string;
@@ -76,10 +80,61 @@ async function digitalOcean(name: string, ip: string, actionMs: number, runs: nu
   return result;
 }
 
+async function hetzner(actionMs: number, runs: number): Promise<Result> {
+  const fake = await FakeHetzner.start({ actionDurationMs: actionMs, rateLimit: { limit: 1e9, refillMs: 1 } });
+  const ip = '198.51.100.20';
+  const assigner = new HetznerAssigner({ token: 'fake-hetzner-token', ip, serverId: 1001, baseUrl: fake.url });
+  await assigner.holder(); // the one-off listing that finds the Floating IP's ID
+  const result: Result = { name: 'Hetzner Floating IP', actionMs, runs, requests: [], ms: [] };
+  for (let i = 0; i < runs; i++) {
+    fake.moveIp(ip, 1002);
+    const before = fake.requests.length;
+    const started = performance.now();
+    await assigner.assign({ term: i + 1 });
+    result.ms.push(performance.now() - started);
+    result.requests.push(fake.requests.length - before);
+  }
+  await fake.close();
+  return result;
+}
+
+// Vultr has two background latencies: the old attachment's teardown after the detach, then the attach becoming
+// visible. Both are `latencyMs`; the table's "action latency" is their sum.
+async function vultr(latencyMs: number, runs: number): Promise<Result> {
+  const fake = await FakeVultr.start({
+    attachDurationMs: latencyMs,
+    detachDurationMs: latencyMs,
+    requestsPerSecond: 1e6,
+  });
+  const ip = '192.0.2.50';
+  const [me, other] = FakeVultr.INSTANCES as [string, string];
+  const assigner = new VultrAssigner({ token: 'fake-vultr-key', ip, instanceId: me, baseUrl: fake.url });
+  await assigner.holder(); // the one-off listing that finds the reserved IP's ID
+  const result: Result = {
+    name: 'Vultr reserved IP (detach + attach)',
+    actionMs: 2 * latencyMs,
+    runs,
+    requests: [],
+    ms: [],
+  };
+  for (let i = 0; i < runs; i++) {
+    fake.moveIp(ip, other);
+    const before = fake.requests.length;
+    const started = performance.now();
+    await assigner.assign({ term: i + 1 });
+    result.ms.push(performance.now() - started);
+    result.requests.push(fake.requests.length - before);
+  }
+  await fake.close();
+  return result;
+}
+
 const results = [
   await elasticIp(200),
   await digitalOcean('DigitalOcean reserved IPv4', '203.0.113.10', 1000, 10),
   await digitalOcean('DigitalOcean reserved IPv6', '2001:db8::10', 1000, 10),
+  await hetzner(1000, 10),
+  await vultr(500, 10),
 ];
 process.stdout.write(
   '| assigner | fake action latency | requests per failover | assign() p50 / p95 | added over the action (p50) |\n',

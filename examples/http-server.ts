@@ -13,14 +13,17 @@
  *   DROPLET_ID, DIGITALOCEAN_API_URL                 (defaults: the metadata service, the real API)
  *   FLOATING_IP=198.51.100.7 PROVIDER=aws            an AWS Elastic IP instead; the standard AWS_* variables
  *                                                    (or the instance role), INSTANCE_ID (default: IMDSv2)
+ *   FLOATING_IP=198.51.100.20 PROVIDER=hetzner HCLOUD_TOKEN=...   a Hetzner Floating IP; SERVER_ID, HETZNER_API_URL
+ *   FLOATING_IP=192.0.2.50 PROVIDER=vultr VULTR_API_KEY=...       a Vultr reserved IP; INSTANCE_ID, VULTR_API_URL
+ *   FLOATING_IP=a,b                                  several addresses (any provider), moved concurrently
  *
  * Endpoints: `GET /healthz` (200 while running), `GET /leader` (200 on the leader only, 503 elsewhere: point a
  * load balancer's health check at it), `GET /` (the application). SIGTERM or Ctrl-C hands leadership over first
  * (a peer takes over within a round trip), then closes the server.
  */
 import { createServer } from 'node:http';
-// In your project: import { bindFloatingIp, ElectionNode, type FloatingIpBinding } from 'leader-ip';
-import { bindFloatingIp, ElectionNode, type FloatingIpBinding } from '../src/index.ts';
+// In your project: import { bindFloatingIps, ElectionNode, type FloatingIpAssigner } from 'leader-ip';
+import { bindFloatingIps, ElectionNode, type FloatingIpAssigner } from '../src/index.ts';
 
 const env = process.env;
 const id = Number(env.NODE_ID ?? 1);
@@ -42,26 +45,35 @@ node.on('leaderChange', (leaderId) => console.log(`[node ${id}] leader is ${lead
 // Connection problems (a peer with the wrong secret, say) are reported here; the node keeps running.
 node.on('error', (error) => console.warn(`[node ${id}] warning: ${error.message}`));
 
-let binding: FloatingIpBinding | undefined;
+type Make = (ip: string) => FloatingIpAssigner;
+let make: Make | undefined;
 if (env.FLOATING_IP && env.PROVIDER === 'aws') {
   // Region, credentials and endpoints come from the standard AWS_* variables, else from IMDSv2 on the instance.
   const { ElasticIpAssigner } = await import('../src/aws.ts'); // 'leader-ip/aws'
-  binding = bindFloatingIp(node, new ElasticIpAssigner({ ip: env.FLOATING_IP, instanceId: env.INSTANCE_ID }));
+  make = (ip) => new ElasticIpAssigner({ ip, instanceId: env.INSTANCE_ID });
+} else if (env.FLOATING_IP && env.PROVIDER === 'hetzner' && env.HCLOUD_TOKEN) {
+  const { HetznerAssigner } = await import('../src/hetzner.ts'); // 'leader-ip/hetzner'
+  const token = env.HCLOUD_TOKEN;
+  const serverId = env.SERVER_ID ? Number(env.SERVER_ID) : undefined;
+  make = (ip) => new HetznerAssigner({ token, ip, serverId, baseUrl: env.HETZNER_API_URL });
+} else if (env.FLOATING_IP && env.PROVIDER === 'vultr' && env.VULTR_API_KEY) {
+  const { VultrAssigner } = await import('../src/vultr.ts'); // 'leader-ip/vultr'
+  const token = env.VULTR_API_KEY;
+  make = (ip) => new VultrAssigner({ token, ip, instanceId: env.INSTANCE_ID, baseUrl: env.VULTR_API_URL });
 } else if (env.FLOATING_IP && env.DIGITALOCEAN_TOKEN) {
-  // Loaded only when used: the DigitalOcean entry point is the only one with an HTTP client dependency.
+  // Loaded only when used: each provider's entry point brings its own HTTP client dependency.
   const { DigitalOceanAssigner } = await import('../src/digitalocean.ts'); // 'leader-ip/digitalocean'
-  const assigner = new DigitalOceanAssigner({
-    token: env.DIGITALOCEAN_TOKEN,
-    ip: env.FLOATING_IP,
-    dropletId: env.DROPLET_ID ? Number(env.DROPLET_ID) : undefined,
-    baseUrl: env.DIGITALOCEAN_API_URL,
-  });
-  binding = bindFloatingIp(node, assigner);
+  const token = env.DIGITALOCEAN_TOKEN;
+  const dropletId = env.DROPLET_ID ? Number(env.DROPLET_ID) : undefined;
+  make = (ip) => new DigitalOceanAssigner({ token, ip, dropletId, baseUrl: env.DIGITALOCEAN_API_URL });
 }
-binding?.events.on('assigned', ({ term, durationMs }) =>
-  console.log(`[node ${id}] ${env.FLOATING_IP} is here (term ${term}, ${Math.round(durationMs)} ms)`),
+// One address or several (an IPv4 and an IPv6, say): each moves on its own, concurrently.
+const binding =
+  make === undefined ? undefined : bindFloatingIps(node, (env.FLOATING_IP as string).split(',').map(make));
+binding?.events.on('assigned', ({ address, term, durationMs }) =>
+  console.log(`[node ${id}] ${address} is here (term ${term}, ${Math.round(durationMs)} ms)`),
 );
-binding?.events.on('error', (error) => console.error(`[node ${id}] floating IP: ${error.message}`));
+binding?.events.on('error', (error, address) => console.error(`[node ${id}] floating IP ${address}: ${error.message}`));
 
 const server = createServer((req, res) => {
   const json = (status: number, body: unknown): void => {

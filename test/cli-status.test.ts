@@ -4,6 +4,7 @@ import type { StatusDocument } from '../src/cli/http-status.ts';
 import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
 import { freePort, type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cluster.ts';
 import { LineProcess } from './support/line-process.ts';
+import { parsePrometheusText, sampleValue } from './support/prometheus-text.ts';
 
 /** `leader-ip run --http` serving /status, /healthz and /leader, and `leader-ip status` reading it. */
 const IP = '203.0.113.10';
@@ -73,6 +74,23 @@ describe('leader-ip run --http and leader-ip status', () => {
     assert.equal((await fetch(`${urls.get(2)}/status`, { method: 'POST' })).status, 405);
   });
 
+  it('serves /metrics through prom-client: the node, its floating IP and the process', async () => {
+    const response = await fetch(`${urls.get(1)}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const metrics = parsePrometheusText(await response.text());
+    assert.equal(sampleValue(metrics, 'leader_ip_leader'), 1);
+    assert.equal(sampleValue(metrics, 'leader_ip_term'), assigned.term);
+    assert.equal(sampleValue(metrics, 'leader_ip_peers_alive'), 2);
+    assert.equal(sampleValue(metrics, 'leader_ip_cluster_size'), 3);
+    assert.ok((sampleValue(metrics, 'leader_ip_assign_duration_seconds_count', { ip: IP }) ?? 0) >= 1);
+    assert.ok((sampleValue(metrics, 'leader_ip_assign_attempts_total', { ip: IP }) ?? 0) >= 1);
+    assert.ok(metrics.has('process_cpu_user_seconds_total'), "the process's own metrics too");
+    const follower = parsePrometheusText(await (await fetch(`${urls.get(2)}/metrics`)).text());
+    assert.equal(sampleValue(follower, 'leader_ip_leader'), 0);
+    assert.equal(sampleValue(follower, 'leader_ip_leader_id'), 1);
+  });
+
   it("serves the node's status with the floating IP's", async () => {
     const { status: code, body } = await get(1, '/status');
     assert.equal(code, 200);
@@ -118,6 +136,23 @@ describe('leader-ip run --http and leader-ip status', () => {
     assert.equal((await missing.exited).code, 2);
     assert.equal(missing.lines.length, 1);
     assert.match(missing.lines[0]!, /^leader-ip: --url is required/);
+  });
+
+  it('leader-ip run --http with /metrics still exits cleanly on SIGTERM (nothing of prom-client keeps it alive)', async () => {
+    const run = LineProcess.tsx('src/cli/main.ts', [
+      'run',
+      '--id',
+      '1',
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+    ]);
+    const url = (await run.waitForLine(/status on (http:\/\/\S+)\/status/))[1]!;
+    await run.waitForLine(/gained leadership/);
+    const metrics = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+    assert.equal(sampleValue(metrics, 'leader_ip_leader'), 1);
+    assert.deepEqual(await run.stop('SIGTERM'), { code: 0, signal: null });
   });
 
   it('leader-ip run rejects a bad --http address with one line and exit code 2', async () => {

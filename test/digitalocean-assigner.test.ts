@@ -346,7 +346,7 @@ describe('DigitalOceanAssigner', { timeout: 15_000 }, () => {
     const error = await make({ assignTimeoutMs: 150 })
       .assign()
       .catch((e: unknown) => e);
-    assert.ok(error instanceof DigitalOceanDeadlineError);
+    assert.ok(error instanceof DigitalOceanDeadlineError, String(error));
     assert.equal(error.code, 'ERR_DO_DEADLINE');
     assert.equal(error.retryable, true);
     assert.ok(performance.now() - started < 1500, 'gave up at the deadline, not with the 5 s action');

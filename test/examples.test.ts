@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CommandAssigner } from '../examples/command-assigner.ts';
 import { AbortError, AssignerError, StaleTermError } from '../src/index.ts';
+import { FakeHetzner } from '../src/testing/fake-hetzner.ts';
+import { FakeVultr } from '../src/testing/fake-vultr.ts';
 import { freePort } from '../src/testing/process-cluster.ts';
 import { LineProcess } from './support/line-process.ts';
+import { parsePrometheusText, sampleValue } from './support/prometheus-text.ts';
 
 /**
  * Every example runs as its users would run it (`node --import tsx examples/<x>.ts`), so they cannot rot: each
@@ -65,6 +68,51 @@ describe('examples/http-server.ts', () => {
     assert.equal((await get(`${urls[1]}/leader`)).status, 200);
 
     for (const server of servers.slice(1)) assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+  });
+});
+
+describe('examples/http-server.ts with PROVIDER', () => {
+  it('hetzner: an IPv4 and an IPv6 Floating IP move to a one-node cluster', async (t) => {
+    const fake = await FakeHetzner.start({
+      token: 'example-hetzner-token',
+      floatingIps: [
+        { id: 1, ip: '198.51.100.20' },
+        { id: 2, ip: '2001:db8:1::/64' },
+      ],
+    });
+    t.after(() => fake.close());
+    const server = example('http-server.ts', {
+      LISTEN: `127.0.0.1:${await freePort()}`,
+      HTTP: '127.0.0.1:0',
+      FLOATING_IP: '198.51.100.20,2001:db8:1::1',
+      PROVIDER: 'hetzner',
+      HCLOUD_TOKEN: 'example-hetzner-token',
+      SERVER_ID: '1002',
+      HETZNER_API_URL: fake.url,
+    });
+    await server.waitForLine(/198\.51\.100\.20 is here/);
+    await server.waitForLine(/2001:db8:1::1 is here/);
+    assert.equal(fake.holder('198.51.100.20'), 1002);
+    assert.equal(fake.holder('2001:db8:1::/64'), 1002);
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+  });
+
+  it('vultr: a reserved IP moves to a one-node cluster', async (t) => {
+    const fake = await FakeVultr.start({ token: 'EXAMPLEVULTRKEY0123' });
+    t.after(() => fake.close());
+    const me = FakeVultr.INSTANCES[2]!;
+    const server = example('http-server.ts', {
+      LISTEN: `127.0.0.1:${await freePort()}`,
+      HTTP: '127.0.0.1:0',
+      FLOATING_IP: '192.0.2.50',
+      PROVIDER: 'vultr',
+      VULTR_API_KEY: 'EXAMPLEVULTRKEY0123',
+      INSTANCE_ID: me,
+      VULTR_API_URL: fake.url,
+    });
+    await server.waitForLine(/192\.0\.2\.50 is here/);
+    assert.equal(fake.holder('192.0.2.50'), me);
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
   });
 });
 
@@ -158,24 +206,24 @@ describe('examples/command-assigner.ts', () => {
 });
 
 describe('examples/prometheus-metrics.ts', () => {
-  it('serves the node state and the assign latency as Prometheus text', async () => {
+  it('serves the node and the assign latency through prom-client, parsed as Prometheus text', async () => {
     const run = example('prometheus-metrics.ts', { METRICS: '127.0.0.1:0' });
     const url = (await run.waitForLine(/metrics on (http:\/\/\S+)/))[1]!;
     await run.waitForLine(/IP assigned \(term 1, \d+ ms\)/);
     const { status, body } = await get(url);
     assert.equal(status, 200);
-    assert.match(body, /^leader_ip_leader\{node="1"\} 1$/m);
-    assert.match(body, /^leader_ip_term\{node="1"\} 1$/m);
-    assert.match(body, /^leader_ip_leadership_transitions_total\{node="1"\} 1$/m);
-    assert.match(body, /^# TYPE leader_ip_assign_duration_seconds histogram$/m);
-    assert.match(body, /^leader_ip_assign_duration_seconds_count\{node="1"\} 1$/m);
+    const m = parsePrometheusText(body);
+    const node = { node: '1' };
+    assert.equal(sampleValue(m, 'leader_ip_leader', node), 1);
+    assert.equal(sampleValue(m, 'leader_ip_term', node), 1);
+    assert.equal(sampleValue(m, 'leader_ip_leadership_transitions_total', { ...node, direction: 'gained' }), 1);
+    assert.equal(m.get('leader_ip_assign_duration_seconds')?.type, 'histogram');
+    const ip = { ...node, ip: '203.0.113.7' };
+    assert.equal(sampleValue(m, 'leader_ip_assign_duration_seconds_count', ip), 1);
     // The mock takes 300 ms: within the 0.5 s bucket, not the 0.25 s one.
-    assert.match(body, /^leader_ip_assign_duration_seconds_bucket\{node="1",le="0.25"\} 0$/m);
-    assert.match(body, /^leader_ip_assign_duration_seconds_bucket\{node="1",le="0.5"\} 1$/m);
-    // Every sample line is `name{labels} number`.
-    for (const line of body.split('\n').filter((l) => l !== '' && !l.startsWith('#'))) {
-      assert.match(line, /^[a-z_]+\{[^}]*\} -?[0-9.e+-]+$/, line);
-    }
+    assert.equal(sampleValue(m, 'leader_ip_assign_duration_seconds_bucket', { ...ip, le: '0.25' }), 0);
+    assert.equal(sampleValue(m, 'leader_ip_assign_duration_seconds_bucket', { ...ip, le: '0.5' }), 1);
+    assert.ok(m.has('process_cpu_user_seconds_total'));
     assert.deepEqual(await run.stop('SIGTERM'), { code: 0, signal: null });
   });
 });

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FloatingIpBinding } from '../assigners/bind-floating-ip.ts';
-import type { ElectionNode, ElectionNodeStatus } from '../node/election-node.ts';
+import type { EtcdElectionStatus } from '../backends/etcd/etcd-election.ts';
+import type { LeadershipSource } from '../leadership/leadership-source.ts';
+import type { ElectionNodeStatus } from '../node/election-node.ts';
 import { type Endpoint, formatEndpoint } from '../util/address.ts';
 
 /** What `/status` says about the floating IP, beyond the election. */
@@ -22,6 +24,11 @@ export interface StatusDocument extends ElectionNodeStatus {
   floatingIp: FloatingIpStatus | null;
 }
 
+/** `GET /status` of `run --backend etcd`: the etcd backend's snapshot (`backend: 'etcd'`) and the floating IP. */
+export interface EtcdStatusDocument extends EtcdElectionStatus {
+  floatingIp: FloatingIpStatus | null;
+}
+
 /** Follows a binding's events, so `/status` can say when the IP last arrived and what last went wrong. */
 export function trackFloatingIp(binding: FloatingIpBinding, ip: string): () => FloatingIpStatus {
   const status: FloatingIpStatus = { ip, assignedTerm: null, assignedInMs: null, assignedAt: null, lastError: null };
@@ -39,6 +46,9 @@ export function trackFloatingIp(binding: FloatingIpBinding, ip: string): () => F
   return () => ({ ...status, lastError: status.lastError === null ? null : { ...status.lastError } });
 }
 
+/** What `GET /metrics` serves: Prometheus text from a prom-client registry, or why there is none. */
+export type MetricsEndpoint = { contentType: string; render: () => Promise<string> } | { unavailable: string };
+
 export interface StatusServer {
   /** Base URL, e.g. `http://127.0.0.1:9100` (with the real port when started on port 0). */
   readonly url: string;
@@ -55,10 +65,11 @@ export interface StatusServer {
  */
 export async function startStatusServer(
   listen: Endpoint,
-  node: ElectionNode,
+  node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null = () => null,
+  metrics?: MetricsEndpoint,
 ): Promise<StatusServer> {
-  const server = createServer((req, res) => handle(req, res, node, floatingIp));
+  const server = createServer((req, res) => handle(req, res, node, floatingIp, metrics));
   // A status page must never keep a stopping process alive through idle keep-alive sockets.
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
@@ -82,8 +93,9 @@ export async function startStatusServer(
 function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  node: ElectionNode,
+  node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null,
+  metrics: MetricsEndpoint | undefined,
 ): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
@@ -93,7 +105,11 @@ function handle(
   const status = node.status();
   switch (path) {
     case '/status': {
-      const document: StatusDocument = { ...status, floatingIp: floatingIp() };
+      const document: StatusDocument | EtcdStatusDocument = {
+        // Each backend's status() is its own document type (ElectionNodeStatus or EtcdElectionStatus).
+        ...(status as ElectionNodeStatus | EtcdElectionStatus),
+        floatingIp: floatingIp(),
+      };
       send(res, 200, document);
       return;
     }
@@ -108,8 +124,21 @@ function handle(
         term: status.term,
       });
       return;
+    case '/metrics':
+      if (metrics === undefined || 'unavailable' in metrics) {
+        send(res, 501, { error: metrics?.unavailable ?? 'metrics are not enabled' });
+        return;
+      }
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (error: unknown) => send(res, 500, { error: `metrics failed: ${(error as Error).message}` }),
+      );
+      return;
     default:
-      send(res, 404, { error: 'not found', paths: ['/status', '/healthz', '/leader'] });
+      send(res, 404, { error: 'not found', paths: ['/status', '/healthz', '/leader', '/metrics'] });
   }
 }
 

@@ -27,14 +27,26 @@ export interface LeadershipEvents {
    * Backends with health gating (`LeadershipOptions`) emit it.
    */
   healthChange: (change: HealthChange) => void;
+  /**
+   * A condition that needs the user's action: the state file cannot be written, the engine failed, an append
+   * listener failed, the backend lost its store. Node's `events.once()`/`events.on()` reject on it.
+   */
   error: (error: LeaderIpError) => void;
+  /**
+   * Informational, the node keeps running and needs nothing: a refused or broken connection (a stray peer's bad
+   * handshake, `auth-failed`, a bad frame, an idle link). Kept apart from `error` so that `events.once(node,
+   * 'gainedLeadership')` is not rejected by an unrelated peer's mistake.
+   */
+  warning: (warning: LeaderIpError) => void;
 }
 
 /** `on`/`off`/`once` of a {@link LeadershipSource}: one overload per {@link LeadershipEvents} event. */
 export type SubscribeFn = ((event: 'gainedLeadership', listener: LeadershipEvents['gainedLeadership']) => unknown) &
   ((event: 'lostLeadership', listener: LeadershipEvents['lostLeadership']) => unknown) &
   ((event: 'leaderChange', listener: LeadershipEvents['leaderChange']) => unknown) &
-  ((event: 'error', listener: LeadershipEvents['error']) => unknown);
+  ((event: 'healthChange', listener: LeadershipEvents['healthChange']) => unknown) &
+  ((event: 'error', listener: LeadershipEvents['error']) => unknown) &
+  ((event: 'warning', listener: LeadershipEvents['warning']) => unknown);
 
 /** The part of a backend's `status()` every backend has (each adds its own details). JSON-serialisable. */
 export interface LeadershipStatus {

@@ -191,6 +191,7 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       this.#emitSafely('leaderChange', leaderId, { term });
     },
     error: ({ error }) => this.#emitSafely('error', deserializeError(error)),
+    warning: ({ error }) => this.#emitSafely('warning', deserializeError(error)),
     appendAccepted: ({ requestId, term, index }) => {
       const pending = this.#requests.get(requestId);
       if (pending === undefined) return;

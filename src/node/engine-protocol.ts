@@ -43,7 +43,10 @@ export interface EngineEvents {
   /** `endedAt`: when the leadership really ended, on the host-wide monotonic clock. */
   lost: { term: number; reason: LostLeadershipReason; endedAt: number };
   leader: { leaderId: number | null; term: number };
+  /** A condition that needs the user's action (the state file cannot be written). */
   error: { error: SerializedError };
+  /** Informational: a refused or broken connection (a stray peer's bad handshake, a bad frame). */
+  warning: { error: SerializedError };
   /** The leader took entry `requestId` as `(term, index)`: it is in flight. */
   appendAccepted: { requestId: number; term: number; index: number };
   /** The engine refused entry `requestId`; nothing was sent. */

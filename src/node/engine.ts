@@ -133,7 +133,8 @@ export class Engine {
     transport.on('peerUp', (peerId) => this.#drive((core, now) => core.peerConnected(peerId, now)));
     transport.on('peerDown', (peerId) => this.#drive((core, now) => core.peerDisconnected(peerId, now)));
     transport.on('message', (peerId, payload) => this.#onPayload(peerId, payload));
-    transport.on('error', (error) => this.#post({ type: 'error', error: serializeError(error) }));
+    // Connection-level problems are informational: the node keeps running (docs/getting-started.md#events).
+    transport.on('error', (error) => this.#post({ type: 'warning', error: serializeError(error) }));
     this.#state = 'running';
     log('node %d listening on %s (cluster size %d)', o.id, formatEndpoint(address), o.clusterSize);
     this.#post({ type: 'started', address });

@@ -24,8 +24,6 @@ export type LostLeadershipReason =
    * stopped. An `error` event carries the cause.
    */
   | 'failed'
-  /** The node turned unhealthy (health check or `setHealthy(false)`) and resigned so a healthy node can lead. */
-  | 'unhealthy'
   /**
    * etcd backend: etcd no longer holds this leadership — its lease or key was revoked or deleted by someone else
    * (an operator, `etcdctl`), or resigning it was forced.
@@ -94,8 +92,9 @@ export interface CommitInfo {
 }
 
 /**
- * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend, plus the broadcast's. `error`
- * carries connection-level problems (refused handshakes, bad frames): informational, the node keeps running.
+ * Events of {@link ElectionNode}: the {@link LeadershipEvents} of every backend, plus the broadcast's. `warning`
+ * carries connection-level problems (refused handshakes, bad frames): informational, the node keeps running;
+ * `error` only what needs the user's action.
  */
 export interface ElectionNodeEvents extends LeadershipEvents {
   /**

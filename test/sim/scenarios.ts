@@ -72,8 +72,10 @@ export function livenessBoundMs(options: SimOptions): number {
   return (3 * leaseMs) / (1 - maxDriftRate) + 10 * heartbeatIntervalMs;
 }
 
-export function runScenario(seed: number): SimResult {
-  const options = scenarioFor(seed);
+export function runScenario(seed: number, extra: { appends?: boolean } = {}): SimResult {
+  const base = scenarioFor(seed);
+  // With appends, whoever leads appends about once per heartbeat, under all the faults (broadcast-workload.ts).
+  const options = extra.appends === true ? { ...base, appendEveryMs: base.timing.heartbeatIntervalMs } : base;
   const result = new Simulator(options).run();
   return checkLiveness(options, result);
 }

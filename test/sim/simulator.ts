@@ -3,6 +3,7 @@ import type { CoreConfig } from '../../src/core/config.ts';
 import { type Effects, ElectionCore } from '../../src/core/election-core.ts';
 import type { PersistedState } from '../../src/core/voter.ts';
 import { applyEffects } from '../../src/node/apply-effects.ts';
+import { BroadcastWorkload, type BrokenBroadcast } from './broadcast-workload.ts';
 import { EventQueue } from './event-queue.ts';
 import { Prng } from './prng.ts';
 
@@ -74,6 +75,13 @@ export interface SimOptions {
   brokenVoterOnly?: boolean;
   /** Negative control: the core runs with the defaults (preempt, no delay). The preemption invariants must catch it. */
   brokenPreempt?: boolean;
+  /**
+   * Run the broadcast under the faults: whoever leads appends an entry about every this many ms, followers confirm
+   * after random delays, and the broadcast invariants are checked (test/sim/broadcast-workload.ts). Default: off.
+   */
+  appendEveryMs?: number;
+  /** Negative control: a broken broadcast variant, which the broadcast invariants must catch. */
+  brokenBroadcast?: BrokenBroadcast;
 }
 
 /** One fault of an explicit schedule. Node IDs must be members of `ids`. */
@@ -132,7 +140,15 @@ type SimEvent =
   | { kind: 'unstall'; id: number; generation: number }
   /** `stablePhase` false: a fault-phase flip, void once the network is stable. */
   | { kind: 'health'; id: number; healthy: boolean; stablePhase: boolean }
-  | { kind: 'stabilize' };
+  | { kind: 'stabilize' }
+  /** Broadcast workload (broadcast-workload.ts): an input for a node's core, or a plain callback. */
+  | {
+      kind: 'broadcast';
+      id: number;
+      generation: number | null;
+      input: (core: ElectionCore, local: number) => Effects;
+    }
+  | { kind: 'later'; run: () => void };
 
 export interface Leadership {
   id: number;
@@ -155,6 +171,8 @@ export interface SimResult {
   preemptionsChecked: number;
   /** The healthy, eligible live IDs at the end. */
   eligible: number[];
+  /** Broadcast workload counters, when `appendEveryMs` is set. */
+  broadcast?: { appends: number; commits: number; deliveries: number; catchUps: number };
   events: number;
   faults: Record<string, number>;
 }
@@ -183,8 +201,40 @@ export class Simulator {
   private delivering: number | null = null;
   private preemptionsChecked = 0;
 
+  /** The broadcast workload and its invariants, when `appendEveryMs` is set. */
+  private readonly appends: BroadcastWorkload | null;
+
   constructor(private readonly options: SimOptions) {
     this.rng = new Prng(options.seed);
+    const every = options.appendEveryMs;
+    this.appends =
+      every === undefined
+        ? null
+        : new BroadcastWorkload(options.seed, options.ids, every, this.broadcastHost(), options.brokenBroadcast);
+  }
+
+  /** What the broadcast workload may do to the simulated world. */
+  private broadcastHost() {
+    const sim = this;
+    return {
+      get now() {
+        return sim.now;
+      },
+      majority: Math.floor(this.options.ids.length / 2) + 1,
+      node: (id: number) => {
+        const node = sim.nodes.get(id);
+        if (node?.core == null) return null;
+        return { core: node.core, local: sim.local(node), generation: node.generation };
+      },
+      schedule: (
+        at: number,
+        id: number,
+        generation: number | null,
+        input: (core: ElectionCore, local: number) => Effects,
+      ) => sim.queue.push(at, { kind: 'broadcast', id, generation, input }),
+      later: (at: number, run: () => void) => sim.queue.push(at, { kind: 'later', run }),
+      fail: (message: string): never => sim.fail(message),
+    };
   }
 
   run(): SimResult {
@@ -207,6 +257,7 @@ export class Simulator {
       this.group.set(id, 0);
     }
     for (const id of ids) this.boot(id);
+    this.appends?.start();
     if (this.options.schedule === undefined) {
       this.queue.push(this.rng.exp(this.options.faultEveryMs), { kind: 'fault' });
     } else {
@@ -261,6 +312,7 @@ export class Simulator {
       preemptDelayMs: broken ? 0 : this.options.preemptDelayMs,
     };
     node.core = new ElectionCore(config, this.options.persistence ? node.durable : undefined);
+    this.appends?.booted(node.core);
     // The restart wait is a lease of the node's clock: at least lease / (1 + rho) of real time.
     node.ableFrom = Math.max(node.ableFrom, this.now + this.options.timing.leaseMs / (1 + rho));
     // Health is the service's, not the process's: a restarted node starts from the verdict in force.
@@ -362,6 +414,16 @@ export class Simulator {
       case 'stabilize':
         this.stabilize();
         return;
+      case 'broadcast': {
+        const node = this.nodes.get(event.id)!;
+        if (node.core === null || (event.generation !== null && node.generation !== event.generation)) return;
+        if (this.deferIfPaused(node, event)) return;
+        this.apply(node, event.input(node.core, this.local(node)));
+        return;
+      }
+      case 'later':
+        event.run();
+        return;
     }
   }
 
@@ -395,6 +457,7 @@ export class Simulator {
       emit: (event) => {
         if (broken && failed) return;
         this.log(`node ${node.id}: ${JSON.stringify(event)}`);
+        this.appends?.onEvent(node.id, node.generation, event);
         if (event.type === 'gained') this.onGained(node.id, event.term);
         if (event.type === 'lost') {
           if (!this.open.has(node.id)) this.fail(`node ${node.id} lost term ${event.term} without having gained it`);
@@ -733,6 +796,14 @@ export class Simulator {
       noPreempt: this.options.preempt === false,
       preemptionsChecked: this.preemptionsChecked,
       eligible: up.filter((id) => !this.isWitness(id) && this.nodes.get(id)!.healthy),
+      ...(this.appends && {
+        broadcast: {
+          appends: this.appends.appends,
+          commits: this.appends.commits,
+          deliveries: this.appends.deliveries,
+          catchUps: this.appends.catchUps,
+        },
+      }),
     };
   }
 

@@ -101,6 +101,11 @@ export class DigitalOceanClient {
       } catch (error) {
         if (ctx.signal?.aborted) throw abortErrorOf(ctx.signal);
         const timedOut = timer.aborted;
+        // An attempt cut short by the overall deadline (not by the per-request timeout) is the deadline's failure:
+        // the caller must hear ERR_DO_DEADLINE, whatever request happened to be in flight when it passed.
+        if (timedOut && ctx.deadline !== undefined && timeout < this.#requestTimeoutMs) {
+          throw new DigitalOceanDeadlineError(ctx.deadline.timeoutMs, `${method} ${path}`);
+        }
         log('%s %s: %s (attempt %d, term %s)', method, path, timedOut ? 'timeout' : 'network error', attempt, ctx.term);
         const failure = new DigitalOceanNetworkError(method, path, timedOut, rootCause(error));
         if (!ctx.idempotent || attempt >= this.#retry.maxAttempts) throw failure;

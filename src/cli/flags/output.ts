@@ -1,8 +1,9 @@
 /** `leader-ip run` output flags: JSON lines, the HTTP status server. */
+
 import { parseEndpoint } from '../../util/address.ts';
 import { endpointFlag, switchFlag } from '../flag-table.ts';
-import { startStatusServer } from '../http-status.ts';
-import type { RunGroup } from './group.ts';
+import { type MetricsEndpoint, startStatusServer } from '../http-status.ts';
+import type { RunContext, RunGroup, RunNode } from './group.ts';
 
 export const JSON_FLAG = switchFlag({
   name: 'json',
@@ -11,7 +12,7 @@ export const JSON_FLAG = switchFlag({
 export const HTTP = endpointFlag({
   name: 'http',
   allowZeroPort: true,
-  help: "serve GET /status (JSON), /healthz and /leader (200 on the leader only,\n503 elsewhere); read with 'leader-ip status --url HOST:PORT'. Bind it to\nloopback or a private interface",
+  help: "serve GET /status (JSON), /healthz, /leader (200 on the leader only, 503\nelsewhere) and /metrics (Prometheus, needs the prom-client package); read\nwith 'leader-ip status --url HOST:PORT'. Bind it to loopback or a private\ninterface",
 });
 
 export const outputGroup: RunGroup = {
@@ -21,9 +22,10 @@ export const outputGroup: RunGroup = {
     const text = ctx.values.get(HTTP);
     if (text === undefined) return undefined;
     const floatingIp = ctx.bindings[0]?.status;
+    const metrics = await metricsEndpoint(node, ctx);
     let server: Awaited<ReturnType<typeof startStatusServer>>;
     try {
-      server = await startStatusServer(parseEndpoint(text, 'http', true), node, floatingIp);
+      server = await startStatusServer(parseEndpoint(text, 'http', true), node, floatingIp, metrics);
     } catch (error) {
       throw new Error(`--http: cannot listen on ${text} (${(error as NodeJS.ErrnoException).code ?? error})`);
     }
@@ -31,3 +33,26 @@ export const outputGroup: RunGroup = {
     return () => server.close();
   },
 };
+
+/**
+ * The node's and its bindings' metrics (`leader-ip/prometheus`) plus the process's own (prom-client's defaults:
+ * CPU, memory, event-loop lag), in a registry of their own. prom-client is an optional peer dependency: without
+ * it, /metrics answers 501 and a warning says what to install.
+ */
+async function metricsEndpoint(node: RunNode, ctx: RunContext): Promise<MetricsEndpoint> {
+  let client: typeof import('prom-client');
+  try {
+    client = await import('prom-client');
+  } catch {
+    const unavailable = "install the 'prom-client' package to serve /metrics";
+    ctx.reporter.event('warning', {}, `warning: ${unavailable}`);
+    return { unavailable };
+  }
+  const { registerLeaderIpMetrics } = await import('../../metrics/prometheus.ts');
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  registerLeaderIpMetrics(registry, node, {
+    bindings: ctx.bindings.map(({ binding, status }) => ({ binding, ip: status().ip })),
+  });
+  return { contentType: registry.contentType, render: () => registry.metrics() };
+}

@@ -1,0 +1,82 @@
+/**
+ * A real process embedding an ElectionNode that broadcasts, for the process tests of `append`. It takes the
+ * arguments ProcessCluster gives the CLI (`run --json --id N --listen ... --peers ... --cluster-size N` plus
+ * `--heartbeat-ms`, `--lease-ms`, `--thread`) and prints JSON lines: the leadership events, and
+ * - while leading: keeps `LEADER_IP_IN_FLIGHT` appends in flight (default 8), printing `append` (its `seq`) when it
+ *   calls `append()`, then `committed` (`seq`, term, index) or `appendFailed` (`seq`, reason);
+ * - on the other nodes: `stored` (term, index, data, catchUp) when it has stored an entry, just before confirming.
+ */
+import { parseArgs } from 'node:util';
+import { AppendError, ElectionNode } from '../../src/index.ts';
+import { monotonicMs } from '../../src/util/monotonic.ts';
+
+const { values } = parseArgs({
+  args: process.argv.slice(3),
+  options: {
+    json: { type: 'boolean' },
+    id: { type: 'string' },
+    listen: { type: 'string' },
+    peers: { type: 'string' },
+    'cluster-size': { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
+    'lease-ms': { type: 'string' },
+    thread: { type: 'string' },
+  },
+});
+const num = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+const print = (event: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ event, mono: monotonicMs(), ...fields })}\n`);
+
+const node = new ElectionNode({
+  id: Number(values.id),
+  listen: values.listen!,
+  peers: values.peers === undefined || values.peers === '' ? [] : values.peers.split(','),
+  clusterSize: num(values['cluster-size']),
+  heartbeatIntervalMs: num(values['heartbeat-ms']),
+  leaseMs: num(values['lease-ms']),
+  thread: values.thread as 'worker' | 'main' | undefined,
+});
+const inFlight = Number(process.env.LEADER_IP_IN_FLIGHT ?? 8);
+let seq = 0;
+let leading = false;
+
+/** One append loop: appends, waits for the outcome, appends again, while this node leads. */
+async function appendLoop(): Promise<void> {
+  while (leading) {
+    const mySeq = ++seq;
+    print('append', { seq: mySeq });
+    try {
+      const { term, index } = await node.append(`${node.id}-${mySeq}`);
+      print('committed', { seq: mySeq, term, index });
+    } catch (error) {
+      print('appendFailed', { seq: mySeq, reason: error instanceof AppendError ? error.reason : String(error) });
+      if (error instanceof AppendError && error.reason === 'backpressure') await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+node.on('gainedLeadership', ({ term }) => {
+  print('gainedLeadership', { term });
+  leading = true;
+  for (let i = 0; i < inFlight; i++) void appendLoop();
+});
+node.on('lostLeadership', ({ term, reason, endedMsAgo }) => {
+  leading = false;
+  print('lostLeadership', { term, reason, endedMsAgo });
+});
+node.on('leaderChange', (leaderId, { term }) => print('leaderChange', { leaderId, term }));
+node.on('error', (error) => print('error', { message: error.message }));
+node.on('append', ({ term, index, data, catchUp, confirm }) => {
+  print('stored', { term, index, data: new TextDecoder().decode(data), catchUp });
+  confirm();
+});
+process.on('SIGTERM', () => {
+  leading = false;
+  void node.stop().then(() => {
+    print('stopped');
+    process.exit(0);
+  });
+});
+
+await node.start();
+print('started', { id: node.id });
