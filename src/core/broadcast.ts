@@ -280,7 +280,9 @@ export class Broadcast {
   }
 
   onAppend(from: number, m: Append): void {
-    if (m.term < this.fence || (this.leader !== null && m.term <= this.leader.term)) {
+    // While this node leads, it takes no one's entries: its own (term, index) numbering must stay unique, and a
+    // higher term means its lease is over, which the core sees at its next step (then the leader log is gone).
+    if (m.term < this.fence || this.leader !== null) {
       this.refusedStale++;
       return;
     }
