@@ -50,14 +50,13 @@ await Promise.all(Array.from({ length: BROADCAST_DEFAULTS.maxInFlightEntries }, 
 const seconds = (performance.now() - started) / 1000;
 for (const node of nodes) await node.stop();
 
-process.stdout.write(
-  [
-    '| 3 nodes, loopback, 100 B entries | value |',
-    '| --- | --- |',
-    `| commit latency p50 (one in flight, ${SEQUENTIAL} appends) | ${pct(50).toFixed(2)} ms |`,
-    `| commit latency p99 | ${pct(99).toFixed(2)} ms |`,
-    `| appends committed per second (${BROADCAST_DEFAULTS.maxInFlightEntries} in flight, ${(WINDOW_MS / 1000).toFixed(0)} s) | ${Math.round(committed / seconds)} |`,
-    `| refused (back-pressure) during that window | ${refused} |`,
-  ].join('\n') + '\n',
-);
+const table = [
+  '| 3 nodes, loopback, 100 B entries | value |',
+  '| --- | --- |',
+  `| commit latency p50 (one in flight, ${SEQUENTIAL} appends) | ${pct(50).toFixed(2)} ms |`,
+  `| commit latency p99 | ${pct(99).toFixed(2)} ms |`,
+  `| appends committed per second (${BROADCAST_DEFAULTS.maxInFlightEntries} in flight, ${(WINDOW_MS / 1000).toFixed(0)} s) | ${Math.round(committed / seconds)} |`,
+  `| refused (back-pressure) during that window | ${refused} |`,
+].join('\n');
+process.stdout.write(`${table}\n`);
 process.exit(0);
