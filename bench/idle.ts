@@ -9,7 +9,9 @@
  * machine's load only adds noise, not a bias: the figure that counts is the node's CPU minus the bare process's.
  * Every configuration runs `rounds` times, interleaved; the median round is reported.
  *
- * Part of `npm run bench`; alone: `npm run build && node --import tsx bench/idle.ts [--quick] [--rounds N]`.
+ * Part of `npm run bench`; alone: `npm run build && node --import tsx bench/idle.ts [--quick] [--rounds N]
+ * [--window MS] [--only TEXT] [--dist path/to/dist/index.js]` (`--dist`: measure another build, e.g. an older
+ * commit's, under the same conditions).
  */
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -85,8 +87,15 @@ if (process.argv[3] === 'raw') {
     id, listen: '127.0.0.1:' + ports[id - 1], thread, heartbeatIntervalMs: hb, leaseMs: lease,
     peers: ports.filter((_, i) => i !== id - 1).map((p) => '127.0.0.1:' + p),
   });
-  node.on('leaderChange', (leaderId) => { leader = leaderId; if (leaderId !== null) emit('ready', { leaderId }); });
+  node.on('leaderChange', (leaderId) => { leader = leaderId; });
   await node.start();
+  // Settled: a leader is known and every peer is heard (15 nodes take a while to link up on a loaded machine).
+  const settle = setInterval(() => {
+    const peers = node.status().peers;
+    if (leader === null || peers.filter((p) => p.alive).length < ports.length - 1) return;
+    clearInterval(settle);
+    emit('ready', { leaderId: leader });
+  }, 250);
 } else {
   emit('ready', {});
 }
@@ -192,6 +201,8 @@ async function measureRound(config: IdleConfig, windowMs: number, dist: string, 
 }
 
 export interface IdleOptions {
+  /** The built package to measure: `dist/index.js` of this checkout unless given (e.g. an older build, to compare). */
+  dist?: string;
   windowMs: number;
   rounds: number;
   configs?: readonly IdleConfig[];
@@ -201,7 +212,7 @@ export interface IdleOptions {
 
 /** Measures every configuration `rounds` times, interleaved (round 1 of all, then round 2, ...). */
 export async function measureIdle(opts: IdleOptions): Promise<IdleResult[]> {
-  const dist = pathToFileURL(`${REPO_ROOT}/dist/index.js`).href;
+  const dist = pathToFileURL(opts.dist ?? `${REPO_ROOT}/dist/index.js`).href;
   const configs = opts.configs ?? IDLE_CONFIGS;
   const rounds: Round[][] = configs.map(() => []);
   for (let r = 0; r < opts.rounds; r++) {
@@ -294,12 +305,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       window: { type: 'string' },
       only: { type: 'string' },
       build: { type: 'boolean', default: false },
+      dist: { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
   });
   if (values.build) execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const only = values.only?.split(',');
   const results = await measureIdle({
+    ...(values.dist ? { dist: values.dist } : {}),
     windowMs: Number(values.window ?? (values.quick ? 5000 : 15_000)),
     rounds: Number(values.rounds ?? (values.quick ? 1 : 3)),
     configs: only ? IDLE_CONFIGS.filter((c) => only.some((o) => describeConfig(c).includes(o))) : IDLE_CONFIGS,

@@ -23,16 +23,18 @@ import type { BenchSection, FailoverResult, MicroRow, OverheadRow, Scenario } fr
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
-interface Profile {
+export interface Profile {
   name: string;
   heartbeatMs: number;
   leaseMs: number;
 }
 
 /** The defaults, and a profile for a quiet LAN where a 0.5 s lease leaves ample margin over GC pauses. */
-const PROFILES: Profile[] = [
+export const PROFILES: Profile[] = [
   { name: 'default', heartbeatMs: 100, leaseMs: 1000 },
   { name: 'tuned LAN', heartbeatMs: 50, leaseMs: 500 },
+  // The fast setting compared with keepalived's 0.1 s adverts (issue 14).
+  { name: 'fast LAN', heartbeatMs: 25, leaseMs: 250 },
 ];
 
 const FAKE_TOKEN = 'bench-fake-token';
@@ -75,7 +77,7 @@ function eventMapper(
   };
 }
 
-interface ClusterSpec {
+export interface ClusterSpec {
   nodes: number;
   args: (id: number) => string[];
   assignedIsElected: boolean;
@@ -117,7 +119,7 @@ function spawnNode(spec: ClusterSpec, ports: number[], index: number, generation
   );
 }
 
-async function failoverLoop(
+export async function failoverLoop(
   opts: BenchOptions,
   spec: ClusterSpec,
   scenario: Scenario,

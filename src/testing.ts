@@ -79,3 +79,4 @@ export {
   type ProcessClusterEvents,
   type ProcessClusterOptions,
 } from './testing/process-cluster.ts';
+export { DEFAULT_WAIT_TIMEOUT_MS, type WaitOptions, WaitTimeoutError } from './util/wait.ts';

@@ -42,6 +42,10 @@ describe('leader-ip demo', () => {
     assert.equal(s.ok, true);
     assert.equal(s.singleLeader, true);
     assert.equal(s.firstLeader.id, 1);
+    // Timed from node 1's own start: at least the one lease a new node waits before voting, and not the spawn.
+    assert.ok(s.firstLeader.spawnMs > 0, JSON.stringify(s.firstLeader));
+    assert.ok(s.firstLeader.electedAfterStartMs >= s.leaseMs / 2, JSON.stringify(s.firstLeader));
+    assert.ok(s.firstLeader.ipAssignedAfterStartMs >= s.firstLeader.electedAfterStartMs, JSON.stringify(s.firstLeader));
     assert.equal(s.failover.killed, 1);
     assert.equal(s.failover.newLeader, 2, 'node 2 is next; node 3 of 3 never leads');
     assert.ok(s.failover.term > s.firstLeader.term);

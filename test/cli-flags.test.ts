@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,9 @@ import {
   switchFlag,
   UsageError,
 } from '../src/cli/flag-table.ts';
+import { LISTEN, PEERS } from '../src/cli/flags/cluster.ts';
 import { RUN_GROUPS } from '../src/cli/flags/index.ts';
-import { RUN_USAGE, runCommand } from '../src/cli/run.ts';
+import { CONFIG as RUN_CONFIG, RUN_USAGE, runCommand } from '../src/cli/run.ts';
 import { ConfigError } from '../src/errors.ts';
 
 /** The table-driven command line: parsing, validation before I/O, errors that name the flag, the config file. */
@@ -239,6 +240,23 @@ describe('leader-ip run: validation before any I/O', () => {
     );
     assert.equal(await run(['--listen', '127.0.0.1:0', '--poll-ms', '10']), '--poll-ms needs --floating-ip');
     assert.equal(metadataRequests, 0);
+  });
+
+  it("the operations guide's config file is valid for leader-ip run", () => {
+    const guide = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const json = /## systemd[\s\S]*?```json\n([\s\S]*?)```/.exec(guide)?.[1];
+    assert.ok(json !== undefined, 'a JSON config under ## systemd');
+    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-guide-'));
+    const path = join(dir, 'leader-ip.json');
+    writeFileSync(path, json);
+    const values = parseCommandLine(
+      ['--config', path],
+      RUN_GROUPS,
+      (into, byName) => loadConfigFile(into.get(RUN_CONFIG) as string, into, byName),
+      RUN_CONFIG,
+    );
+    assert.equal(values.get(LISTEN), '10.116.0.2:7400');
+    assert.deepEqual(values.get(PEERS), ['10.116.0.3:7400', '10.116.0.4:7400']);
   });
 
   it('reads a config file for run, flags overriding it', async () => {

@@ -44,6 +44,9 @@ describe('EtcdElection options', () => {
     ['an unknown tls option', { tls: { pfx: 'x' } }, 'tls.pfx'],
     ['auth without a password', { auth: { username: 'u' } }, 'auth.password'],
     ['health.check not a function', { health: { check: 1 } }, 'health.check'],
+    ['health.fall of 0', { health: { check: () => true, fall: 0 } }, 'health.fall'],
+    ['preempt: true (first come)', { preempt: true }, 'preempt'],
+    ['a preemptDelayMs', { preemptDelayMs: 100 }, 'preemptDelayMs'],
   ];
   for (const [what, patch, field] of cases) {
     it(`rejects ${what} naming '${field}'`, () => {
@@ -66,6 +69,8 @@ describe('EtcdElection options', () => {
       requestTimeoutMs: undefined,
       voterOnly: undefined,
       health: undefined,
+      preempt: undefined,
+      preemptDelayMs: undefined,
       tls: undefined,
       auth: undefined,
     });
@@ -161,7 +166,9 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
       await waitFor(() => a.isLeader, LIVENESS_MS, 'node 1 to lead');
       await b.start();
       const lost = new Promise<string>((resolve) => a.once('lostLeadership', ({ reason }) => resolve(reason)));
+      const change = new Promise<boolean>((resolve) => a.once('healthChange', ({ healthy }) => resolve(healthy)));
       checkOk = false;
+      assert.equal(await change, false);
       assert.equal(await lost, 'unhealthy');
       await waitFor(() => b.isLeader, LIVENESS_MS, 'node 2 to take over');
       b.setHealthy(false, 'draining');

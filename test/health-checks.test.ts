@@ -109,3 +109,36 @@ describe('leader-ip run: health and leadership flags', () => {
     });
   }
 });
+
+describe('leader-ip status: health lines', () => {
+  it('prints the health verdict, why nobody leads, and peers that are voter-only or unhealthy', async () => {
+    const { ElectionNode } = await import('../src/index.ts');
+    const { formatStatus } = await import('../src/cli/status.ts');
+    const node = new ElectionNode({ id: 2, listen: '127.0.0.1:0', peers: ['127.0.0.1:9'] });
+    node.setHealthy(false, 'draining');
+    const status = node.status();
+    const peer = {
+      id: 1,
+      alive: true,
+      ready: true,
+      canLead: false,
+      healthy: false,
+      voterOnly: false,
+      lastHeardMsAgo: 5,
+      sees: [2],
+    };
+    const text = formatStatus({
+      ...status,
+      ready: true,
+      cannotLead: 'unhealthy',
+      noLeaderReason: 'no leader: 2 unhealthy, 1 unhealthy',
+      peers: [peer, { ...peer, id: 3, healthy: true, voterOnly: true }],
+      floatingIp: null,
+    });
+    assert.match(text, /this node {2}cannot lead \(unhealthy\)/);
+    assert.match(text, /why {8}no leader: 2 unhealthy, 1 unhealthy/);
+    assert.match(text, /health {5}UNHEALTHY: draining/);
+    assert.match(text, /node 1 {2}up, ready, UNHEALTHY;/);
+    assert.match(text, /node 3 {2}up, ready, voter-only;/);
+  });
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StaleTermError } from '../src/assigners/floating-ip-assigner.ts';
 import { AbortError, AssignerError, ConfigError } from '../src/errors.ts';
-import { MockFloatingIpAssigner, SimulatedFloatingIp } from '../src/testing.ts';
+import { MockFloatingIpAssigner, ProcessCluster, SimulatedFloatingIp, WaitTimeoutError } from '../src/testing.ts';
 
 describe('MockFloatingIpAssigner', { timeout: 10_000 }, () => {
   it('records calls with term, timings and outcome', async () => {
@@ -157,6 +157,52 @@ describe('SimulatedFloatingIp public surface', () => {
         ['a', 'assign'],
         [null, 'move'],
       ],
+    );
+  });
+});
+
+describe('waiters of leader-ip/testing: a timeout and an AbortSignal each', () => {
+  it('waitForHolder rejects with WaitTimeoutError naming what it waited for, and honours a signal', async () => {
+    const ip = new SimulatedFloatingIp('b');
+    await assert.rejects(ip.waitForHolder('a', { timeoutMs: 20 }), (error: unknown) => {
+      assert.ok(error instanceof WaitTimeoutError);
+      assert.equal(error.code, 'ERR_WAIT_TIMEOUT');
+      assert.match(error.message, /timed out after 20 ms waiting for the IP to be on a \(it is on b\)/);
+      return true;
+    });
+    const controller = new AbortController();
+    const waiting = ip.waitForHolder('a', { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(waiting, AbortError);
+    assert.equal(ip.listenerCount('change'), 0, 'no listener left behind');
+    const moved = ip.waitForHolder('a', { timeoutMs: 1000 });
+    ip.move('a');
+    await moved;
+  });
+
+  it('waitForSettled rejects with WaitTimeoutError, and honours a signal', async () => {
+    const mock = new MockFloatingIpAssigner({ id: 'a' });
+    await assert.rejects(mock.waitForSettled(undefined, { timeoutMs: 20 }), WaitTimeoutError);
+    await assert.rejects(mock.waitForSettled(undefined, { signal: AbortSignal.abort() }), AbortError);
+    assert.equal(mock.listenerCount('settled'), 0);
+    const settled = mock.waitForSettled((c) => c.term === 3, { timeoutMs: 1000 });
+    await mock.assign({ term: 3 });
+    assert.equal((await settled).term, 3);
+  });
+
+  it('ProcessCluster.waitFor takes { timeoutMs, signal } too', async () => {
+    const cluster = new ProcessCluster({ ids: [1] });
+    await assert.rejects(
+      cluster.waitFor(() => true, { timeoutMs: 10 }),
+      WaitTimeoutError,
+    );
+    await assert.rejects(
+      cluster.waitFor(() => true, { signal: AbortSignal.abort() }),
+      AbortError,
+    );
+    await assert.rejects(
+      cluster.waitFor(() => true, 10),
+      /waiting for a matching node event/,
     );
   });
 });

@@ -131,6 +131,9 @@ close $f;
 `;
 }
 
+/** Starts so far in this run, for unique file names. */
+let starts = 0;
+
 interface Node {
   child: Child;
   logPath: string;
@@ -172,13 +175,14 @@ function follow(child: Child, logPath: string, index: number): void {
 
 function startNode(dir: string, setting: Setting, index: number, generation: number, verbose: boolean): Node {
   const id = index + 1;
-  const base = path.join(dir, `node${id}-${generation}`);
+  // Fresh files for every start: a log left by an earlier start would replay its old states as new events.
+  const base = path.join(dir, `node${id}-${generation}-${++starts}`);
   const logPath = `${base}.log`;
   const script = `${base}-notify.pl`;
   writeFileSync(script, notifyScript(logPath));
   chmodSync(script, 0o755);
   writeFileSync(`${base}.conf`, config(id, setting, script));
-  let cgroup: string | undefined = path.join(CPUACCT, `${NS_PREFIX}-${process.pid}-${id}-${generation}`);
+  let cgroup: string | undefined = path.join(CPUACCT, `${NS_PREFIX}-${process.pid}-${starts}`);
   try {
     mkdirSync(cgroup);
   } catch {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { AbortError, AssignerError, ConfigError } from '../errors.ts';
 import { checkInt, checkKnownKeys, checkObject } from '../util/validate.ts';
+import { type WaitOptions, waitUntil } from '../util/wait.ts';
 import {
   type AssignOptions,
   type FloatingIpAssigner,
@@ -9,7 +10,7 @@ import {
   sameHolder,
   TermFence,
 } from './floating-ip-assigner.ts';
-import { abortErrorOf, sleep, throwIfAborted } from './timing.ts';
+import { sleep, throwIfAborted } from './timing.ts';
 
 // Keeps the holder's setter off the public type: only mocks (this module) assign. Set by a static block, which
 // alone can reach the private method.
@@ -55,25 +56,26 @@ export class SimulatedFloatingIp extends EventEmitter<SimulatedFloatingIpEvents>
     this.#set(holder, undefined, 'move');
   }
 
-  /** Resolves once `holder` holds it (at once if it already does). */
-  waitForHolder(holder: HolderId | null, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(abortErrorOf(signal));
+  /**
+   * Resolves once `holder` holds it (at once if it already does). Rejects with a `WaitTimeoutError` after
+   * `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts. The second argument may also be just a
+   * signal.
+   */
+  waitForHolder(holder: HolderId | null, options: WaitOptions | AbortSignal = {}): Promise<void> {
+    const o = options instanceof AbortSignal ? { signal: options } : options;
     const held = (h: HolderId | null): boolean => (holder === null ? h === null : sameHolder(h, holder));
-    if (held(this.#holder)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.off('change', onChange);
-        reject(abortErrorOf(signal as AbortSignal));
-      };
-      const onChange = (change: SimulatedIpChange): void => {
-        if (!held(change.holder)) return;
-        this.off('change', onChange);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.on('change', onChange);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitUntil<void>(
+      (done) => {
+        if (held(this.#holder)) done();
+        const onChange = (change: SimulatedIpChange): void => {
+          if (held(change.holder)) done();
+        };
+        this.on('change', onChange);
+        return () => this.off('change', onChange);
+      },
+      () => `the IP to be on ${String(holder)} (it is on ${String(this.#holder)})`,
+      o,
+    );
   }
 
   static {
@@ -183,18 +185,27 @@ export class MockFloatingIpAssigner extends EventEmitter<MockAssignerEvents> imp
     return this.calls.filter((c) => c.method === method);
   }
 
-  /** Resolves with the first call (past or future) that `match` accepts, once it has settled. */
-  waitForSettled(match: (call: MockAssignerCall) => boolean = () => true): Promise<MockAssignerCall> {
-    const done = this.calls.find((c) => c.outcome !== 'pending' && match(c));
-    if (done !== undefined) return Promise.resolve(done);
-    return new Promise((resolve) => {
-      const onSettled = (call: MockAssignerCall): void => {
-        if (!match(call)) return;
-        this.off('settled', onSettled);
-        resolve(call);
-      };
-      this.on('settled', onSettled);
-    });
+  /**
+   * Resolves with the first call (past or future) that `match` accepts, once it has settled. Rejects with a
+   * `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
+   */
+  waitForSettled(
+    match: (call: MockAssignerCall) => boolean = () => true,
+    options: WaitOptions = {},
+  ): Promise<MockAssignerCall> {
+    return waitUntil<MockAssignerCall>(
+      (done) => {
+        const past = this.calls.find((c) => c.outcome !== 'pending' && match(c));
+        if (past !== undefined) done(past);
+        const onSettled = (call: MockAssignerCall): void => {
+          if (match(call)) done(call);
+        };
+        this.on('settled', onSettled);
+        return () => this.off('settled', onSettled);
+      },
+      () => `a matching settled call of ${String(this.id)} (${this.calls.length} calls so far)`,
+      options,
+    );
   }
 
   async assign(options: AssignOptions = {}): Promise<void> {

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FloatingIpBinding } from '../assigners/bind-floating-ip.ts';
-import type { ElectionNode, ElectionNodeStatus } from '../node/election-node.ts';
+import type { EtcdElectionStatus } from '../backends/etcd/etcd-election.ts';
+import type { LeadershipSource } from '../leadership/leadership-source.ts';
+import type { ElectionNodeStatus } from '../node/election-node.ts';
 import { type Endpoint, formatEndpoint } from '../util/address.ts';
 
 /** What `/status` says about the floating IP, beyond the election. */
@@ -19,6 +21,11 @@ export interface FloatingIpStatus {
 
 /** The JSON body of `GET /status`: the node's own snapshot, plus the floating IP when `run` manages one. */
 export interface StatusDocument extends ElectionNodeStatus {
+  floatingIp: FloatingIpStatus | null;
+}
+
+/** `GET /status` of `run --backend etcd`: the etcd backend's snapshot (`backend: 'etcd'`) and the floating IP. */
+export interface EtcdStatusDocument extends EtcdElectionStatus {
   floatingIp: FloatingIpStatus | null;
 }
 
@@ -58,7 +65,7 @@ export interface StatusServer {
  */
 export async function startStatusServer(
   listen: Endpoint,
-  node: ElectionNode,
+  node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null = () => null,
   metrics?: MetricsEndpoint,
 ): Promise<StatusServer> {
@@ -86,7 +93,7 @@ export async function startStatusServer(
 function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  node: ElectionNode,
+  node: LeadershipSource,
   floatingIp: () => FloatingIpStatus | null,
   metrics: MetricsEndpoint | undefined,
 ): void {
@@ -98,7 +105,11 @@ function handle(
   const status = node.status();
   switch (path) {
     case '/status': {
-      const document: StatusDocument = { ...status, floatingIp: floatingIp() };
+      const document: StatusDocument | EtcdStatusDocument = {
+        // Each backend's status() is its own document type (ElectionNodeStatus or EtcdElectionStatus).
+        ...(status as ElectionNodeStatus | EtcdElectionStatus),
+        floatingIp: floatingIp(),
+      };
       send(res, 200, document);
       return;
     }

@@ -11,8 +11,9 @@ import {
   renderHelp,
 } from './flag-table.ts';
 import { ID, LISTEN } from './flags/cluster.ts';
+import { ETCD_FLAGS, etcdOptions, usesEtcd } from './flags/etcd.ts';
 import { METADATA_URL } from './flags/floating-ip.ts';
-import type { Cleanup, RunContext } from './flags/group.ts';
+import type { Cleanup, RunContext, RunNode } from './flags/group.ts';
 import { RUN_GROUPS } from './flags/index.ts';
 import { JSON_FLAG } from './flags/output.ts';
 import { errorFields, Reporter } from './reporter.ts';
@@ -69,21 +70,35 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
   // 1. Everything that can be checked without the network, every group, before anything is sent or bound.
   for (const group of RUN_GROUPS) group.validate?.(ctx);
   const options = nodeOptions(ctx);
+  const etcd = usesEtcd(values);
+  // A library error names an option (`leaseMs`); which flag set it depends on the backend.
+  const errorFlags: readonly AnyFlag[] = etcd
+    ? [...ETCD_FLAGS, ...ALL_FLAGS]
+    : ALL_FLAGS.filter((flag) => !(ETCD_FLAGS as readonly AnyFlag[]).includes(flag));
+  // With --backend etcd: the etcd flags plus the leadership ones (health, voter-only); loaded only then.
+  const makeEtcd = etcd
+    ? await (async () => {
+        const { EtcdElection } = await import('../backends/etcd/etcd-election.ts');
+        const base = { ...etcdOptions(ctx), voterOnly: options.voterOnly, health: options.health };
+        return (id: number) => new EtcdElection({ ...base, id });
+      })()
+    : undefined;
   try {
     // The ID may still come from the metadata service: any valid ID checks the rest.
-    resolveOptions({ ...options, id: options.id ?? 1 });
+    if (makeEtcd !== undefined) makeEtcd(options.id ?? 1);
+    else resolveOptions({ ...options, id: options.id ?? 1 });
   } catch (error) {
-    throw flagError(error, ALL_FLAGS);
+    throw flagError(error, errorFlags);
   }
   // 2. I/O that the node needs before it exists.
   for (const group of RUN_GROUPS) await group.prepare?.(ctx);
   const id = ctx.id as number;
   ctx.reporter = new Reporter(values.get(JSON_FLAG) === true, `node ${id}`);
-  let node: ElectionNode;
+  let node: RunNode;
   try {
-    node = new ElectionNode({ ...options, id } as ElectionNodeOptions);
+    node = makeEtcd !== undefined ? makeEtcd(id) : new ElectionNode({ ...options, id } as ElectionNodeOptions);
   } catch (error) {
-    throw flagError(error, ALL_FLAGS);
+    throw flagError(error, errorFlags);
   }
   wireNodeEvents(node, ctx.reporter);
 
@@ -109,13 +124,18 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
     await undo();
     throw error;
   }
-  const listen = values.get(LISTEN) as string;
-  const address = node.address === null ? listen : formatEndpoint(node.address);
-  ctx.reporter.event(
-    'started',
-    { id, listen: address, clusterSize: node.status().clusterSize },
-    `listening on ${address}`,
-  );
+  if (node instanceof ElectionNode) {
+    const listen = values.get(LISTEN) as string;
+    const address = node.address === null ? listen : formatEndpoint(node.address);
+    ctx.reporter.event(
+      'started',
+      { id, listen: address, clusterSize: node.status().clusterSize },
+      `listening on ${address}`,
+    );
+  } else {
+    const key = (node.status() as { key?: string }).key;
+    ctx.reporter.event('started', { id, backend: 'etcd', key }, `following the etcd election ${key}`);
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -152,7 +172,7 @@ function nodeOptions(ctx: RunContext): Partial<ElectionNodeOptions> {
   return options as Partial<ElectionNodeOptions>;
 }
 
-function wireNodeEvents(node: ElectionNode, reporter: Reporter): void {
+function wireNodeEvents(node: RunNode, reporter: Reporter): void {
   node.on('gainedLeadership', ({ term }) =>
     reporter.event('gainedLeadership', { term }, `gained leadership (term ${term})`),
   );

@@ -8,7 +8,7 @@ import {
   switchFlag,
   UsageError,
 } from './flag-table.ts';
-import type { StatusDocument } from './http-status.ts';
+import type { EtcdStatusDocument, StatusDocument } from './http-status.ts';
 
 const URL_FLAG = stringFlag({
   name: 'url',
@@ -68,9 +68,12 @@ export async function statusCommand(
 class NotStatus extends Error {}
 
 /** Just enough of the document's shape to print it; anything else is some other server. */
-function isStatusDocument(value: unknown): value is StatusDocument {
+function isStatusDocument(value: unknown): value is StatusDocument | EtcdStatusDocument {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
+  if (v.backend === 'etcd') {
+    return typeof v.id === 'number' && typeof v.isLeader === 'boolean' && typeof v.term === 'number';
+  }
   return (
     typeof v.id === 'number' &&
     typeof v.role === 'string' &&
@@ -112,7 +115,8 @@ function describe(error: unknown): string {
 }
 
 /** A status document as a few lines a person can read at a glance. */
-export function formatStatus(s: StatusDocument): string {
+export function formatStatus(s: StatusDocument | EtcdStatusDocument): string {
+  if ('backend' in s) return formatEtcdStatus(s);
   const lines: string[] = [];
   const majority = Math.floor(s.clusterSize / 2) + 1;
   const role = s.isLeader ? `LEADER, term ${s.term} (lease ${Math.round(s.leaseRemainingMs)} ms left)` : s.role;
@@ -122,8 +126,21 @@ export function formatStatus(s: StatusDocument): string {
   const leader =
     s.leaderId === null ? 'none known' : s.leaderId === s.id ? 'this node' : `node ${s.leaderId} (term ${s.term})`;
   lines.push(`  leader     ${leader}`);
-  const readiness = !s.ready ? 'not ready yet (waits one lease after start)' : s.canLead ? 'can lead' : 'cannot lead';
+  const readiness = !s.ready
+    ? 'not ready yet (waits one lease after start)'
+    : s.canLead
+      ? 'can lead'
+      : `cannot lead${s.cannotLead ? ` (${s.cannotLead})` : ''}`;
   lines.push(`  this node  ${readiness}; highest term seen ${s.highestTermSeen}`);
+  if (s.noLeaderReason) lines.push(`  why        ${s.noLeaderReason}`);
+  const h = s.health;
+  if (h !== undefined) {
+    const counts = h.checked
+      ? `; check: ${h.consecutiveFailures} failed / ${h.consecutiveSuccesses} passed in a row` +
+        (h.lastCheckDurationMs === null ? '' : `, last took ${Math.round(h.lastCheckDurationMs)} ms`)
+      : '';
+    lines.push(`  health     ${h.healthy ? 'healthy' : `UNHEALTHY: ${h.reason}`}${counts}`);
+  }
   if (s.vote !== null) {
     lines.push(`  vote       node ${s.vote.holder}, term ${s.vote.term}, ${Math.round(s.vote.remainingMs)} ms left`);
   }
@@ -140,7 +157,13 @@ export function formatStatus(s: StatusDocument): string {
   lines.push(`  peers      ${s.peers.length === 0 ? none : ''}`.trimEnd());
   for (const peer of [...s.peers].sort((a, b) => a.id - b.id)) {
     const heard = peer.lastHeardMsAgo === null ? 'never heard' : `heard ${Math.round(peer.lastHeardMsAgo)} ms ago`;
-    const flags = [peer.alive ? 'up' : 'DOWN', peer.ready ? 'ready' : 'not ready', peer.canLead ? 'can lead' : ''];
+    const flags = [
+      peer.alive ? 'up' : 'DOWN',
+      peer.ready ? 'ready' : 'not ready',
+      peer.canLead ? 'can lead' : '',
+      peer.voterOnly ? 'voter-only' : '',
+      peer.healthy === false ? 'UNHEALTHY' : '',
+    ];
     const sees = peer.sees.length === 0 ? 'sees nobody' : `sees ${peer.sees.join(',')}`;
     lines.push(`    node ${peer.id}  ${flags.filter(Boolean).join(', ')}; ${heard}; ${sees}`);
   }
@@ -160,4 +183,21 @@ export function formatStatus(s: StatusDocument): string {
 
 function hostPort(address: { host: string; port: number }): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** The etcd backend's document: the election's key, the leader, the lease, health. */
+function formatEtcdStatus(s: EtcdStatusDocument): string {
+  const leader = s.isLeader ? 'this node' : s.leaderId === null ? 'none' : `node ${s.leaderId}`;
+  const lines = [
+    `node ${s.id}: ${s.isLeader ? 'LEADER' : 'not leader'} (etcd backend), term ${s.term}`,
+    `  state      ${s.state}, key ${s.key}`,
+    `  leader     ${leader}`,
+    `  lease      ${s.leaseId ?? 'none'}${s.grantedTtlMs === null ? '' : `, TTL ${s.grantedTtlMs} ms`}${s.isLeader ? `, ${Math.round(s.leaseRemainingMs)} ms left` : ''}; ${s.keepAlives} keep-alives, ${s.failedRequests} failed requests`,
+    `  health     ${s.health.healthy ? 'healthy' : `unhealthy: ${s.health.reason}`}${s.voterOnly ? ', voter only' : ''}`,
+  ];
+  if (s.floatingIp !== null) {
+    const ip = s.floatingIp;
+    lines.push(`  floating   ${ip.ip}${ip.assignedTerm === null ? '' : `, assigned for term ${ip.assignedTerm}`}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

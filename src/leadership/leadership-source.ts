@@ -44,6 +44,7 @@ export interface LeadershipEvents {
 export type SubscribeFn = ((event: 'gainedLeadership', listener: LeadershipEvents['gainedLeadership']) => unknown) &
   ((event: 'lostLeadership', listener: LeadershipEvents['lostLeadership']) => unknown) &
   ((event: 'leaderChange', listener: LeadershipEvents['leaderChange']) => unknown) &
+  ((event: 'healthChange', listener: LeadershipEvents['healthChange']) => unknown) &
   ((event: 'error', listener: LeadershipEvents['error']) => unknown) &
   ((event: 'warning', listener: LeadershipEvents['warning']) => unknown);
 

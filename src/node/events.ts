@@ -24,8 +24,6 @@ export type LostLeadershipReason =
    * stopped. An `error` event carries the cause.
    */
   | 'failed'
-  /** The node turned unhealthy (health check or `setHealthy(false)`) and resigned so a healthy node can lead. */
-  | 'unhealthy'
   /**
    * etcd backend: etcd no longer holds this leadership — its lease or key was revoked or deleted by someone else
    * (an operator, `etcdctl`), or resigning it was forced.

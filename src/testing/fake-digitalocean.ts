@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { type AddressInfo, isIP } from 'node:net';
+import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** A droplet the fake knows. */
 export interface FakeDroplet {
@@ -234,13 +235,25 @@ export class FakeDigitalOcean {
     return this.requests.filter((r) => r.kind === 'api');
   }
 
-  /** Resolves with the first request (already received or future) that `match` accepts. */
-  waitForRequest(match: (request: FakeRequestRecord) => boolean): Promise<FakeRequestRecord> {
-    const seen = this.requests.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      this.#waiters.add({ match, resolve });
-    });
+  /**
+   * Resolves with the first request (already received or future) that `match` accepts.
+   * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
+   */
+  waitForRequest(
+    match: (request: FakeRequestRecord) => boolean,
+    options: WaitOptions = {},
+  ): Promise<FakeRequestRecord> {
+    return waitUntil<FakeRequestRecord>(
+      (done) => {
+        const seen = this.requests.find(match);
+        if (seen !== undefined) done(seen);
+        const waiter = { match, resolve: done };
+        this.#waiters.add(waiter);
+        return () => this.#waiters.delete(waiter);
+      },
+      () => `a matching request (${this.requests.length} received so far)`,
+      options,
+    );
   }
 
   /** Scripts a failure for the next matching request(s). Faults apply in the order injected. */

@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** An access key the fake accepts. */
 export interface FakeAwsCredentials {
@@ -241,13 +242,25 @@ export class FakeEc2 {
     return this.requests.filter((r) => r.kind === 'api');
   }
 
-  /** Resolves with the first request (already received or future) that `match` accepts; it runs before the answer. */
-  waitForRequest(match: (request: FakeEc2RequestRecord) => boolean): Promise<FakeEc2RequestRecord> {
-    const seen = this.requests.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      this.#waiters.add({ match, resolve });
-    });
+  /**
+   * Resolves with the first request (already received or future) that `match` accepts; it runs before the answer.
+   * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
+   */
+  waitForRequest(
+    match: (request: FakeEc2RequestRecord) => boolean,
+    options: WaitOptions = {},
+  ): Promise<FakeEc2RequestRecord> {
+    return waitUntil<FakeEc2RequestRecord>(
+      (done) => {
+        const seen = this.requests.find(match);
+        if (seen !== undefined) done(seen);
+        const waiter = { match, resolve: done };
+        this.#waiters.add(waiter);
+        return () => this.#waiters.delete(waiter);
+      },
+      () => `a matching request (${this.requests.length} received so far)`,
+      options,
+    );
   }
 
   /** Scripts a failure for the next matching API request(s). Faults apply in the order injected. */

@@ -7,6 +7,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type WaitOptions, waitUntil } from '../util/wait.ts';
 import type {
   FakeFault,
   FakeRequestRecord,
@@ -87,13 +88,25 @@ export abstract class FakeProviderServer {
     return this.requests.filter((r) => r.kind === 'api');
   }
 
-  /** Resolves with the first request (already received or future) that `match` accepts, before it is answered. */
-  waitForRequest(match: (request: FakeRequestRecord) => boolean): Promise<FakeRequestRecord> {
-    const seen = this.requests.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      this.#waiters.add({ match, resolve });
-    });
+  /**
+   * Resolves with the first request (already received or future) that `match` accepts, before it is answered.
+   * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
+   */
+  waitForRequest(
+    match: (request: FakeRequestRecord) => boolean,
+    options: WaitOptions = {},
+  ): Promise<FakeRequestRecord> {
+    return waitUntil<FakeRequestRecord>(
+      (done) => {
+        const seen = this.requests.find(match);
+        if (seen !== undefined) done(seen);
+        const waiter = { match, resolve: done };
+        this.#waiters.add(waiter);
+        return () => this.#waiters.delete(waiter);
+      },
+      () => `a matching request (${this.requests.length} received so far)`,
+      options,
+    );
   }
 
   /** Scripts a failure for the next matching API request(s). Faults apply in the order injected. */

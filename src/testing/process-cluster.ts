@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'eventemitter3';
 import { monotonicMs as monotonicNow } from '../util/monotonic.ts';
+import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /**
  * A cluster of real `leader-ip run` OS processes on 127.0.0.1, for failover tests, chaos runs, benchmarks and
@@ -169,28 +170,30 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
   }
 
   /**
-   * Resolves with the first event, from now on, that satisfies `predicate` (past events are not considered);
-   * rejects after `timeoutMs`.
+   * Resolves with the first event, from now on, that satisfies `predicate` (past events are not considered).
+   * Rejects with a `WaitTimeoutError` (listing the last events) after `timeoutMs` (a number, or
+   * `{ timeoutMs, signal }`; default 10 s), or with an `AbortError` when `signal` aborts.
    */
-  waitFor(predicate: (event: NodeProcessEvent) => boolean, timeoutMs: number): Promise<NodeProcessEvent> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('event', listener);
-        // The last events say what happened instead, which is what a failure report needs.
-        const recent = this.history
+  waitFor(
+    predicate: (event: NodeProcessEvent) => boolean,
+    options: number | WaitOptions = {},
+  ): Promise<NodeProcessEvent> {
+    return waitUntil<NodeProcessEvent>(
+      (done) => {
+        const listener = (event: NodeProcessEvent): void => {
+          if (predicate(event)) done(event);
+        };
+        this.on('event', listener);
+        return () => this.off('event', listener);
+      },
+      // The last events say what happened instead, which is what a failure report needs.
+      () =>
+        `a matching node event; the last events:\n  ${this.history
           .slice(-12)
           .map((e) => JSON.stringify(e))
-          .join('\n  ');
-        reject(new Error(`no matching node event within ${timeoutMs} ms; the last events:\n  ${recent}`));
-      }, timeoutMs);
-      const listener = (event: NodeProcessEvent) => {
-        if (!predicate(event)) return;
-        clearTimeout(timer);
-        this.off('event', listener);
-        resolve(event);
-      };
-      this.on('event', listener);
-    });
+          .join('\n  ')}`,
+      typeof options === 'number' ? { timeoutMs: options } : options,
+    );
   }
 
   /** The node that most recently reported gaining leadership without losing it since, if it is running. */

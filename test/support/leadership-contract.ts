@@ -42,11 +42,15 @@ export function leadershipContract(name: string, group: () => Promise<ContractGr
     try {
       const log = record(sources);
       await start();
-      await waitFor(() => sources.some((s) => s.isLeader), livenessMs, 'a leader');
-      const leader = sources.find((s) => s.isLeader)!;
-      assert.equal(sources.filter((s) => s.isLeader).length, 1);
-      await waitFor(() => sources.every((s) => s.leaderId === leader.id), livenessMs, 'everyone to see the leader');
-      const first = log.gained.at(-1)!;
+      // Settled: one leader that everyone sees (a backend may move leadership once early on, e.g. bully preemption).
+      const settled = (): LeadershipSource | undefined => {
+        const leaders = sources.filter((s) => s.isLeader);
+        const only = leaders.length === 1 ? leaders[0] : undefined;
+        return only !== undefined && sources.every((s) => s.leaderId === only.id) ? only : undefined;
+      };
+      await waitFor(() => settled() !== undefined, livenessMs, 'one leader seen by everyone');
+      const leader = settled()!;
+      const first = log.gained.filter((g) => g.source === leader).at(-1)!;
       assert.equal(first.source, leader);
       assert.equal(first.isLeaderThen, true);
       assert.equal(first.signal.aborted, false);
@@ -64,7 +68,7 @@ export function leadershipContract(name: string, group: () => Promise<ContractGr
       assert.equal(leader.isLeader, false);
       assert.equal(leader.status().state, 'stopped');
       assert.equal(first.signal.aborted, true);
-      const lost = log.lost.find((l) => l.source === leader)!;
+      const lost = log.lost.filter((l) => l.source === leader).at(-1)!;
       assert.deepEqual(
         [lost.term, lost.reason, lost.signalAbortedThen, lost.isLeaderThen],
         [first.term, 'stopped', true, false],

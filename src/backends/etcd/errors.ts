@@ -5,7 +5,7 @@ export type EtcdOperation = 'connect' | 'read' | 'watch' | 'grant' | 'keepalive'
 
 /**
  * An etcd request failed (unreachable cluster, timeout, refused credentials, missing `etcd3` package). Emitted as
- * `error` on the first failure of a streak, and thrown by `start()`. The election retries by itself; a leader whose
+ * `warning` on the first failure of a streak, and thrown by `start()`. The election retries by itself; a leader whose
  * keep-alives fail stops leading by the safe bound whatever happens here. Never carries credentials.
  */
 export class EtcdBackendError extends LeaderIpError {

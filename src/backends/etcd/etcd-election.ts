@@ -114,7 +114,7 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
   #transitions = 0;
   #failedRequests = 0;
   #keepAlives = 0;
-  /** Operations whose last attempt failed: an `error` is emitted on the first failure of a streak only. */
+  /** Operations whose last attempt failed: a `warning` is emitted on the first failure of a streak only. */
   readonly #failing = new Set<EtcdOperation>();
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
@@ -279,13 +279,23 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
     this.#lose('stopped', monotonicMs());
     const lease = this.#lease;
     if (lease !== undefined) await this.#dropLease(lease);
-    await this.#watcher?.cancel().catch(() => {});
+    // Bounded: a watch stream stuck behind a dead connection must not keep stop() from resolving.
+    const cancelled = this.#watcher?.cancel().catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      cancelled,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#o.requestTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
     this.#watcher = undefined;
     this.#client?.close();
   }
 
   #onHealth(healthy: boolean, reason: string): void {
     log('node %d: %s (%s)', this.#o.id, healthy ? 'healthy' : 'unhealthy', reason);
+    this.#emitSafely('healthChange', { healthy, reason });
     if (healthy) {
       this.#maybeCampaign();
       return;
@@ -639,9 +649,11 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
     if (cause instanceof EtcdBackendError) return error;
     this.#failedRequests++;
     log('node %d: %s', this.#o.id, error.message);
+    // A failed request is news, not a call to action: the election retries, and a leader whose keep-alives go
+    // unconfirmed stops by the safe bound anyway. Reported once per streak.
     if (!this.#failing.has(operation) && this.#state === 'running') {
       this.#failing.add(operation);
-      this.#emitSafely('error', error);
+      this.#emitSafely('warning', error);
     }
     return error;
   }

@@ -1,6 +1,11 @@
 import { ConfigError } from '../../errors.ts';
 import type { HealthOptions } from '../../health/health-options.ts';
-import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../../util/validate.ts';
+import {
+  LEADERSHIP_KEYS,
+  type LeadershipOptions,
+  resolveLeadershipOptions,
+} from '../../leadership/leadership-options.ts';
+import { checkInt, checkKnownKeys, checkNumber, checkObject, checkString } from '../../util/validate.ts';
 
 /**
  * Options of `EtcdElection`, their defaults and their validator, kept together so the documented rules and the
@@ -25,8 +30,12 @@ export interface EtcdAuthOptions {
   password: string;
 }
 
-/** Options of `EtcdElection`. Every optional field also accepts `undefined` (its default). */
-export interface EtcdElectionOptions {
+/**
+ * Options of `EtcdElection`. Every optional field also accepts `undefined` (its default). The leadership options
+ * (`voterOnly`, `health`) are the same as `ElectionNode`'s, validated by the same code; `preempt` and
+ * `preemptDelayMs` accept only `false` / `0`: this backend elects first come (docs/protocol.md §13.1).
+ */
+export interface EtcdElectionOptions extends LeadershipOptions {
   /** This node's ID, a positive integer unique in the election; what other nodes see as `leaderId`. */
   id: number;
   /** etcd client URLs, `http://host:2379` or `https://host:2379`: one, a list, or a comma-separated string. */
@@ -47,13 +56,6 @@ export interface EtcdElectionOptions {
   maxDriftRate?: number | undefined;
   /** Deadline of each etcd request (campaign, read, resign). Default `leaseMs / 2`. */
   requestTimeoutMs?: number | undefined;
-  /** Never campaigns: only follows the election (`leaderId`, `leaderChange`). Default false. */
-  voterOnly?: boolean | undefined;
-  /**
-   * Health gating, as for `ElectionNode`: an unhealthy node does not campaign, and a leader that turns unhealthy
-   * resigns at once (`lostLeadership` reason `'unhealthy'`). `setHealthy()` works with or without a check.
-   */
-  health?: HealthOptions | undefined;
   /** TLS settings for `https://` endpoints. */
   tls?: EtcdTlsOptions | undefined;
   /** etcd user/password authentication. */
@@ -68,7 +70,6 @@ export const ETCD_ELECTION_DEFAULTS = {
   leaseMs: 3000,
   /** Same bound as the built-in protocol's. */
   maxDriftRate: 0.01,
-  voterOnly: false,
 } as const;
 
 /** Validated options with every default filled in. Holds secrets: never log or serialise it. */
@@ -88,6 +89,7 @@ export interface ResolvedEtcdOptions {
 }
 
 const KNOWN = [
+  ...LEADERSHIP_KEYS,
   'id',
   'endpoints',
   'name',
@@ -96,8 +98,6 @@ const KNOWN = [
   'keepAliveIntervalMs',
   'maxDriftRate',
   'requestTimeoutMs',
-  'voterOnly',
-  'health',
   'tls',
   'auth',
 ] as const;
@@ -163,7 +163,14 @@ export function resolveEtcdOptions(input: EtcdElectionOptions): ResolvedEtcdOpti
     10,
     MAX_LEASE_MS,
   );
-  const voterOnly = checkBoolean(o.voterOnly ?? ETCD_ELECTION_DEFAULTS.voterOnly, 'voterOnly');
+  const leadership = resolveLeadershipOptions({ ...o, preempt: o.preempt ?? false }, undefined);
+  if (leadership.preempt) {
+    throw new ConfigError('preempt', 'the etcd backend elects first come (docs/protocol.md §13.1): expected false');
+  }
+  if (leadership.preemptDelayMs !== 0) {
+    throw new ConfigError('preemptDelayMs', 'the etcd backend elects first come and never preempts: expected 0');
+  }
+  const voterOnly = leadership.voterOnly;
   let tls: ResolvedEtcdOptions['tls'];
   if (o.tls !== undefined) {
     const t = checkObject(o.tls, 'tls');
@@ -179,7 +186,6 @@ export function resolveEtcdOptions(input: EtcdElectionOptions): ResolvedEtcdOpti
     checkKnownKeys(a, ['username', 'password'], 'auth.');
     auth = { username: checkString(a.username, 'auth.username'), password: checkString(a.password, 'auth.password') };
   }
-  if (o.health !== undefined) checkObject(o.health, 'health');
   return {
     id,
     endpoints,

@@ -13,6 +13,7 @@ import {
   switchFlag,
   UsageError,
 } from '../flag-table.ts';
+import { BACKEND } from './etcd.ts';
 import type { RunGroup } from './group.ts';
 
 export const ID = intFlag({
@@ -75,6 +76,8 @@ export const clusterGroup: RunGroup = {
   flags: [ID, LISTEN, PEERS, CLUSTER_SIZE, CLUSTER, SECRET_FILE, ENCRYPT, INSECURE, STATE_DIR],
   validate({ values }) {
     const listen = values.get(LISTEN);
+    // With --backend etcd the node listens nowhere (the etcd group refuses this group's flags).
+    if (values.get(BACKEND) === 'etcd') return;
     if (listen === undefined) throw new UsageError('--listen is required');
     if (values.get(ENCRYPT) === true && !values.has(SECRET_FILE)) {
       throw new UsageError('--encrypt needs --secret-file (the key is derived from the shared secret)');

@@ -6,10 +6,14 @@
  * @module
  */
 import type { FloatingIpBinding } from '../../assigners/bind-floating-ip.ts';
-import type { ElectionNode, ElectionNodeOptions } from '../../node/election-node.ts';
+import type { LeadershipSource } from '../../leadership/leadership-source.ts';
+import type { ElectionNodeOptions } from '../../node/election-node.ts';
 import type { FlagGroup, FlagValues } from '../flag-table.ts';
 import type { FloatingIpStatus } from '../http-status.ts';
 import type { Reporter } from '../reporter.ts';
+
+/** The node a run drives, whichever backend (`--backend tcp`: ElectionNode; `--backend etcd`: EtcdElection). */
+export type RunNode = LeadershipSource & { setHealthy(healthy: boolean, reason?: string | undefined): void };
 
 /** Undoes what a hook set up (unbind, close a server). */
 export type Cleanup = () => Promise<void>;
@@ -40,7 +44,7 @@ export interface RunGroup extends FlagGroup {
   /** Network I/O needed before the node exists (asking the metadata service for an ID). */
   prepare?(ctx: RunContext): Promise<void>;
   /** Wires something onto the node before it starts; the cleanup runs before the node stops. */
-  attach?(node: ElectionNode, ctx: RunContext): Promise<Cleanup | undefined>;
+  attach?(node: RunNode, ctx: RunContext): Promise<Cleanup | undefined>;
   /** Starts something once the node runs (an HTTP server); the cleanup runs after the node stopped. */
-  serve?(node: ElectionNode, ctx: RunContext): Promise<Cleanup | undefined>;
+  serve?(node: RunNode, ctx: RunContext): Promise<Cleanup | undefined>;
 }

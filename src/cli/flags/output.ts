@@ -1,10 +1,9 @@
 /** `leader-ip run` output flags: JSON lines, the HTTP status server. */
 
-import type { ElectionNode } from '../../node/election-node.ts';
 import { parseEndpoint } from '../../util/address.ts';
 import { endpointFlag, switchFlag } from '../flag-table.ts';
 import { type MetricsEndpoint, startStatusServer } from '../http-status.ts';
-import type { RunContext, RunGroup } from './group.ts';
+import type { RunContext, RunGroup, RunNode } from './group.ts';
 
 export const JSON_FLAG = switchFlag({
   name: 'json',
@@ -40,7 +39,7 @@ export const outputGroup: RunGroup = {
  * CPU, memory, event-loop lag), in a registry of their own. prom-client is an optional peer dependency: without
  * it, /metrics answers 501 and a warning says what to install.
  */
-async function metricsEndpoint(node: ElectionNode, ctx: RunContext): Promise<MetricsEndpoint> {
+async function metricsEndpoint(node: RunNode, ctx: RunContext): Promise<MetricsEndpoint> {
   let client: typeof import('prom-client');
   try {
     client = await import('prom-client');
