@@ -207,7 +207,7 @@ export class ElectionCore {
     this.peers = new PeerView(config.peerTimeoutMs);
     this.knownTerm = persisted?.highestTerm ?? 0;
     this.lastLeaderTerm = 0;
-    this.appends = new Broadcast(this.timing.majority, config.broadcast ?? BROADCAST_DEFAULTS, {
+    this.appends = new Broadcast(config.incarnation, this.timing.majority, config.broadcast ?? BROADCAST_DEFAULTS, {
       send: (to, message) => this.messagesOut.push({ to, message }),
       sendAll: (message) => this.broadcast(message),
       emit: (event) => this.eventsOut.push(event),
