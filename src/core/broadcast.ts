@@ -95,7 +95,9 @@ export interface BroadcastOut {
 export interface BroadcastStatus {
   /** Leader: entries and bytes in flight, and the highest committed index of its term. */
   inFlight: number;
+  /** Bytes of the entries in flight (leader), counted against the backpressure bound. */
   inFlightBytes: number;
+  /** Index of the last entry of the current term a majority confirmed (leader); 0 before any. */
   committedIndex: number;
   /** The highest leader term seen (entries of lower terms are refused). */
   fenceTerm: number;

@@ -78,6 +78,7 @@ export type ConformanceIt = (name: string, body: () => Promise<void>) => unknown
 
 /** One case of the suite: a name and a self-contained run (it builds and closes its own harness). */
 export interface AssignerConformanceCase {
+  /** What the case checks, as the test title. */
   readonly name: string;
   run(): Promise<void>;
 }

@@ -11,7 +11,9 @@ import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** An access key the fake accepts. */
 export interface FakeAwsCredentials {
+  /** The access key ID requests must be signed with. */
   accessKeyId: string;
+  /** The secret key (never logged or recorded). */
   secretAccessKey: string;
   /** When set, requests must carry it as `x-amz-security-token` (temporary credentials). */
   sessionToken?: string | undefined;
@@ -19,6 +21,7 @@ export interface FakeAwsCredentials {
 
 /** An Elastic IP the fake knows. */
 export interface FakeElasticIp {
+  /** The Elastic IP address. */
   publicIp: string;
   /** Default: derived from the address, `eipalloc-…`. */
   allocationId?: string | undefined;
@@ -28,7 +31,9 @@ export interface FakeElasticIp {
 
 /** The instance role IMDS serves. */
 export interface FakeInstanceRole {
+  /** The instance role's name, as the metadata service lists it. */
   name: string;
+  /** The temporary credentials the metadata service hands out for it. */
   credentials: FakeAwsCredentials & { sessionToken: string };
   /** ISO instant of expiry. Default: one hour from when it is served. */
   expiration?: string | undefined;
@@ -36,7 +41,9 @@ export interface FakeInstanceRole {
 
 /** What the fake IMDSv2 serves; `null` in {@link FakeEc2.metadata} makes the token PUT answer 403 (IMDS off). */
 export interface FakeInstanceMetadata {
+  /** What the metadata service reports as this instance's ID. */
   instanceId: string;
+  /** What it reports as the region. */
   region: string;
   /** Default: no role (`iam/security-credentials/` answers 404). */
   role?: FakeInstanceRole | undefined;
@@ -48,7 +55,9 @@ export interface FakeEc2RequestRecord {
   seq: number;
   /** `performance.now()` at arrival. */
   at: number;
+  /** A request to the EC2 API, or to the instance metadata service. */
   kind: 'api' | 'metadata';
+  /** The HTTP method. */
   method: string;
   /** Path and query. */
   path: string;
@@ -68,11 +77,15 @@ export interface FakeEc2RequestRecord {
 
 /** What a validator is shown of an API request. */
 export interface FakeEc2ValidatedRequest {
+  /** The HTTP method. */
   method: string;
+  /** The path without query. */
   pathname: string;
+  /** The request headers as received (they carry the signature: never log them). */
   headers: IncomingHttpHeaders;
   /** Every form parameter, `Action` and `Version` included. */
   params: URLSearchParams;
+  /** The body as received. */
   rawBody: string;
 }
 
@@ -114,6 +127,7 @@ export interface FakeEc2Fault {
   status?: number | undefined;
   /** For `error`: EC2's code. Default `InternalError`. */
   code?: string | undefined;
+  /** The error message of the answer. */
   message?: string | undefined;
 }
 

@@ -31,10 +31,15 @@ export interface FakeHetznerOptions extends FakeValidationOptions {
 
 /** An action the Hetzner fake runs. */
 export interface FakeHetznerAction {
+  /** The action ID the API answered with. */
   readonly id: number;
+  /** The Floating IP it acts on. */
   readonly floatingIpId: number;
+  /** What it does (`assign_floating_ip`, `unassign_floating_ip`). */
   readonly command: 'assign_floating_ip' | 'unassign_floating_ip';
+  /** The target server (null for unassign). */
   readonly server: number | null;
+  /** `running` until it completes, then `success` or `error`. */
   status: 'running' | 'success' | 'error';
   /** Resolves when the action ends. */
   readonly settled: Promise<void>;
