@@ -53,6 +53,7 @@ export type TransportErrorReason =
 
 /** A connection-level problem: emitted as an `'error'` event, never thrown out of the event loop. */
 export class TransportError extends LeaderIpError {
+  /** Why the connection was refused or dropped (see {@link TransportErrorReason}). */
   readonly reason: TransportErrorReason;
   /** The remote `host:port` of the connection at fault, when known. */
   readonly remote: string | undefined;
@@ -125,9 +126,17 @@ export type AppendErrorReason =
 
 /** `node.append()` failed; `reason` says why, and whether the entry was sent at all. */
 export class AppendError extends LeaderIpError {
+  /** Why the entry was not committed (see {@link AppendErrorReason}). */
   readonly reason: AppendErrorReason;
   /** The entry's `(term, index)`, when the leader had taken it (`'leadershipLost'`, and `'aborted'` after). */
-  readonly entry: { term: number; index: number } | undefined;
+  readonly entry:
+    | {
+        /** The leadership term the entry was appended in. */
+        term: number;
+        /** Its position in that term's log. */
+        index: number;
+      }
+    | undefined;
   constructor(reason: AppendErrorReason, message: string, entry?: { term: number; index: number }) {
     super('ERR_APPEND', message);
     this.reason = reason;

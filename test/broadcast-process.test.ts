@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cluster.ts';
+import { ProcessCluster } from '../src/testing/process-cluster.ts';
 
 /**
  * The broadcast with real OS processes: the leader keeps appends in flight and is killed with SIGKILL in the middle

@@ -170,7 +170,14 @@ describe('broadcast (core)', () => {
     cluster.crash(1);
     cluster.advanceUntil(() => cluster.leaders()[0] === 2, 3 * LEASE);
     cluster.advance(200);
-    const late = { type: 'append', term: oldTerm, index: 1, catchUp: false, data: bytes('late') } as const;
+    const late = {
+      type: 'append',
+      incarnation: 1,
+      term: oldTerm,
+      index: 1,
+      catchUp: false,
+      data: bytes('late'),
+    } as const;
     cluster.drive(3, (core, now) => core.receive(1, late, now));
     assert.deepEqual(cluster.eventsOf(3, 'delivered'), []);
     assert.equal(cluster.cores.get(3)!.status(cluster.now).broadcast.refusedStale, 1);
@@ -235,6 +242,7 @@ describe('Broadcast (unit, hostile inputs)', () => {
     const sent: { to: number | 'all'; message: Message }[] = [];
     const events: BroadcastEvent[] = [];
     const b = new Broadcast(
+      99,
       majority,
       { maxEntryBytes: 100, maxInFlightEntries: 4, maxInFlightBytes: 400 },
       {
@@ -246,22 +254,23 @@ describe('Broadcast (unit, hostile inputs)', () => {
     return { b, sent, events };
   }
 
-  it('ignores an ack claiming entries never sent, or from another term', () => {
+  it('ignores an ack claiming entries never sent, or for another term or leader incarnation', () => {
     const { b, events } = harness();
     b.append(1, bytes('a'), 5);
-    b.onAck(2, { type: 'append-ack', term: 5, confirmed: 7, missing: 0 }, 5);
-    b.onAck(2, { type: 'append-ack', term: 4, confirmed: 1, missing: 0 }, 5);
+    b.onAck(2, { type: 'append-ack', term: 5, incarnation: 99, confirmed: 7, missing: 0 }, 5);
+    b.onAck(2, { type: 'append-ack', term: 4, incarnation: 99, confirmed: 1, missing: 0 }, 5);
+    b.onAck(2, { type: 'append-ack', term: 5, incarnation: 98, confirmed: 1, missing: 0 }, 5);
     assert.deepEqual(
       events.filter((e) => e.type === 'committed'),
       [],
     );
-    b.onAck(2, { type: 'append-ack', term: 5, confirmed: 1, missing: 0 }, null);
+    b.onAck(2, { type: 'append-ack', term: 5, incarnation: 99, confirmed: 1, missing: 0 }, null);
     assert.deepEqual(
       events.filter((e) => e.type === 'committed'),
       [],
       'an ack arriving once the lease is gone commits nothing',
     );
-    b.onAck(2, { type: 'append-ack', term: 5, confirmed: 1, missing: 0 }, 5);
+    b.onAck(2, { type: 'append-ack', term: 5, incarnation: 99, confirmed: 1, missing: 0 }, 5);
     assert.deepEqual(
       events.filter((e) => e.type === 'committed'),
       [{ type: 'committed', term: 5, index: 1 }],
@@ -271,7 +280,7 @@ describe('Broadcast (unit, hostile inputs)', () => {
   it('a follower takes a new term only from its first entry or a catch-up, and one sender per term', () => {
     const { b, events } = harness();
     const entry = (term: number, index: number, catchUp = false) =>
-      ({ type: 'append', term, index, catchUp, data: bytes(`${term}.${index}`) }) as const;
+      ({ type: 'append', incarnation: 1, term, index, catchUp, data: bytes(`${term}.${index}`) }) as const;
     b.onAppend(1, entry(3, 2));
     assert.equal(events.length, 0, 'index 2 of a term never seen');
     b.onAppend(1, entry(3, 1));
@@ -286,13 +295,29 @@ describe('Broadcast (unit, hostile inputs)', () => {
     ]);
   });
 
+  it('refuses a term reused by the same leader after a restart (no stateDir): a new incarnation', () => {
+    const { b, events } = harness();
+    const entry = (incarnation: number, index: number) =>
+      ({ type: 'append', term: 4, incarnation, index, catchUp: false, data: bytes('x') }) as const;
+    b.onAppend(1, entry(10, 1));
+    b.onAppend(1, entry(10, 2));
+    b.onAppend(1, entry(11, 1)); // node 1 restarted and leads term 4 again
+    b.onAppend(1, entry(11, 3));
+    assert.deepEqual(
+      events.flatMap((e) => (e.type === 'delivered' ? [e.index] : [])),
+      [1, 2],
+    );
+  });
+
   it('a confirm for an entry not delivered, or of another term, is ignored', () => {
     const { b, sent } = harness();
-    b.onAppend(1, { type: 'append', term: 2, index: 1, catchUp: false, data: bytes('x') });
+    b.onAppend(1, { type: 'append', incarnation: 1, term: 2, index: 1, catchUp: false, data: bytes('x') });
     b.confirm(2, 5);
     b.confirm(1, 1);
     assert.deepEqual(sent, []);
     b.confirm(2, 1);
-    assert.deepEqual(sent, [{ to: 1, message: { type: 'append-ack', term: 2, confirmed: 1, missing: 0 } }]);
+    assert.deepEqual(sent, [
+      { to: 1, message: { type: 'append-ack', term: 2, incarnation: 1, confirmed: 1, missing: 0 } },
+    ]);
   });
 });

@@ -50,24 +50,24 @@ describe('message codec', () => {
 
   it('decodes appends into a copy of their data (the frame buffer is reused), at any size up to the bound', () => {
     const data = new Uint8Array(70_000).map((_, i) => i & 0xff);
-    const frame = encodeMessage({ type: 'append', term: 9, index: 3, catchUp: true, data });
+    const frame = encodeMessage({ type: 'append', term: 9, incarnation: 77, index: 3, catchUp: true, data });
     const decoded = decodeMessage(frame);
-    assert.deepEqual(decoded, { type: 'append', term: 9, index: 3, catchUp: true, data });
+    assert.deepEqual(decoded, { type: 'append', term: 9, incarnation: 77, index: 3, catchUp: true, data });
     frame.fill(0);
     assert.equal((decoded as { data: Uint8Array }).data[1], 1, 'the decoded data must not alias the frame');
   });
 
   it('refuses hostile broadcast messages: index 0, unknown flags, a length past the end or above the bound', () => {
-    // type 5: term 1, index 0, flags 0, length 0
-    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 0, 0, 0)), /index 0/);
-    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 2, 0)), /unknown append flags/);
-    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 3, 7, 7)), /truncated/);
-    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 1, 7, 7)), /trailing/);
+    // type 5: term 1, incarnation 4, index 0, flags 0, length 0
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 4, 0, 0, 0)), /index 0/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 4, 1, 2, 0)), /unknown append flags/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 4, 1, 0, 3, 7, 7)), /truncated/);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 4, 1, 0, 1, 7, 7)), /trailing/);
     // length 2^28: above MAX_APPEND_DATA_BYTES, refused before any copy is attempted
-    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x01)), /too large/);
-    assert.throws(() => decodeMessage(Uint8Array.of(7, 1, 0)), /index 0/);
-    assert.throws(() => decodeMessage(Uint8Array.of(6, 1, 1)), /truncated/);
-    assert.throws(() => encodeMessage({ type: 'commit', term: 1, index: 0 }), CodecError);
+    assert.throws(() => decodeMessage(Uint8Array.of(5, 1, 4, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x01)), /too large/);
+    assert.throws(() => decodeMessage(Uint8Array.of(7, 1, 4, 0)), /index 0/);
+    assert.throws(() => decodeMessage(Uint8Array.of(6, 1, 4, 1)), /truncated/);
+    assert.throws(() => encodeMessage({ type: 'commit', term: 1, incarnation: 4, index: 0 }), CodecError);
     assert.ok(MAX_APPEND_DATA_BYTES >= 16 * 1024 * 1024);
   });
 

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.ts';
 import { EtcdElection, type EtcdElectionOptions } from '../src/etcd.ts';
+import type { LeadershipSource } from '../src/leadership/leadership-source.ts';
+import { type LeadershipInterval, overlaps, termRegressions } from '../src/testing.ts';
 import { monotonicMs } from '../src/util/monotonic.ts';
 import { ChaosProxy } from './chaos/proxy.ts';
 import { type EtcdCluster, etcdBinary, etcdSkip, startEtcdCluster } from './support/etcd-cluster.ts';
@@ -14,6 +16,29 @@ const LIVENESS_MS = 20_000;
 const skip = etcdSkip();
 let names = 0;
 const uniqueName = (): string => `t${process.pid}-${++names}`;
+
+/**
+ * Every leadership of `sources`, on the monotonic clock, for the same interval checks as the built-in protocol's
+ * (`leader-ip/testing`): a leadership ends where `lostLeadership` says it did (`mono − endedMsAgo`).
+ */
+function intervals(sources: LeadershipSource[]): () => string[] {
+  const all: LeadershipInterval[] = [];
+  for (const s of sources) {
+    let open: LeadershipInterval | undefined;
+    s.on('gainedLeadership', ({ term }) => {
+      open = { id: s.id, term, from: monotonicMs(), to: Number.POSITIVE_INFINITY, end: 'open' };
+      all.push(open);
+    });
+    s.on('lostLeadership', ({ reason, endedMsAgo }) => {
+      if (open === undefined) return;
+      open.to = monotonicMs() - endedMsAgo;
+      open.end = 'lost';
+      open.reason = reason;
+      open = undefined;
+    });
+  }
+  return () => [...overlaps(all), ...termRegressions(all)];
+}
 
 describe('etcd backend: under CI the real-etcd tests run', () => {
   it('has etcd installed when CI=true (so the etcd tests below are not skipped)', {
@@ -161,6 +186,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
     let checkOk = true;
     const a = make(1, name, { health: { check: () => checkOk, intervalMs: 50, timeoutMs: 40, fall: 1, rise: 1 } });
     const b = make(2, name);
+    const violations = intervals([a, b]);
     try {
       await a.start();
       await waitFor(() => a.isLeader, LIVENESS_MS, 'node 1 to lead');
@@ -178,6 +204,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
       assert.equal(a.isLeader || b.isLeader, false);
       checkOk = true;
       await waitFor(() => a.isLeader, LIVENESS_MS, 'node 1 to lead again once healthy');
+      assert.deepEqual(violations(), []);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -196,6 +223,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
       leaseMs: LEASE_MS,
     });
     const other = make(2, name);
+    const violations = intervals([cutOff, other]);
     try {
       await cutOff.start();
       await waitFor(() => cutOff.isLeader, LIVENESS_MS, 'node 1 to lead');
@@ -223,6 +251,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
       assert.equal(cutOffLeads, false, 'the cut-off leader still believed it led when another gained');
       assert.ok(lostAt !== undefined && lostAt <= at, `node 1 lost at ${lostAt}, node 2 gained at ${at}`);
       assert.ok(at - cutAt < LEASE_MS * 4, `took over ${Math.round(at - cutAt)} ms after the cut`);
+      assert.deepEqual(violations(), []);
     } finally {
       proxy.healAll();
       await Promise.all([cutOff.stop(), other.stop()]);
@@ -233,6 +262,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
   it('the election goes on with one etcd member killed (the raft leader)', async () => {
     const name = uniqueName();
     const group = [1, 2, 3].map((id) => make(id, name));
+    const violations = intervals(group);
     try {
       await Promise.all(group.map((e) => e.start()));
       await waitFor(() => group.some((e) => e.isLeader), LIVENESS_MS, 'a leader');
@@ -246,6 +276,7 @@ describe('EtcdElection against a real 3-member etcd cluster', { skip, timeout: 3
       await leader.stop();
       await waitFor(() => group.some((e) => e !== leader && e.isLeader), LIVENESS_MS, 'a successor');
       assert.ok(group.find((e) => e.isLeader)!.term > first.term);
+      assert.deepEqual(violations(), []);
     } finally {
       await Promise.all(group.map((e) => e.stop()));
     }

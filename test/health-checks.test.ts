@@ -142,3 +142,14 @@ describe('leader-ip status: health lines', () => {
     assert.match(text, /node 3 {2}up, ready, voter-only;/);
   });
 });
+
+describe('checkSomeoneCanLead', () => {
+  it('rejects a layout where every member is voter-only, naming the field', async () => {
+    const { checkSomeoneCanLead } = await import('../src/leadership/leadership-options.ts');
+    assert.doesNotThrow(() => checkSomeoneCanLead([true, false, true]));
+    assert.throws(
+      () => checkSomeoneCanLead([true, true, true], 'members[].voterOnly'),
+      (e: unknown) => e instanceof ConfigError && e.field === 'members[].voterOnly',
+    );
+  });
+});

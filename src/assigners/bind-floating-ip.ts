@@ -36,6 +36,7 @@ export interface BindFloatingIpOptions {
 
 /** Payload of `assigned`. */
 export interface AssignedInfo {
+  /** The leadership term the IP was assigned for (the fencing token passed to the assigner). */
   term: number;
   /** From the first attempt to the confirmed assignment, retries included (monotonic clock). */
   durationMs: number;
@@ -45,7 +46,9 @@ export interface AssignedInfo {
 
 /** Payload of `assignFailed`. */
 export interface AssignFailedInfo {
+  /** The leadership term of the failed attempt. */
   term: number;
+  /** Why it failed: an `AssignerError` (with `retryable`) or another typed error. */
   error: LeaderIpError;
   /** Whether the binding will retry (retryable error, still leader). Otherwise the next reconciliation retries. */
   willRetry: boolean;
@@ -53,6 +56,7 @@ export interface AssignFailedInfo {
 
 /** Payload of `reconciled`. */
 export interface ReconciledInfo {
+  /** The leadership term during which the check ran. */
   term: number;
   /** Who held the IP when checked. */
   holder: HolderId | null;
@@ -74,6 +78,7 @@ export interface FloatingIpBindingEvents {
 
 /** Returned by {@link bindFloatingIp}. */
 export interface FloatingIpBinding {
+  /** `assigned`, `assignFailed`, `reconciled` and `error` (see {@link FloatingIpBindingEvents}). */
   readonly events: EventEmitter<FloatingIpBindingEvents>;
   /**
    * Stops: removes the node listeners, aborts the in-flight call, clears timers. Resolves once the in-flight call

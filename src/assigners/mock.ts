@@ -20,6 +20,7 @@ let setHolder: (ip: SimulatedFloatingIp, holder: HolderId | null, term: number |
 export interface SimulatedIpChange {
   /** `performance.now()` of the change. */
   at: number;
+  /** The new holder (null: unassigned). */
   holder: HolderId | null;
   /** The assign's term; undefined for {@link SimulatedFloatingIp.move} and term-less assigns. */
   term: number | undefined;
@@ -29,6 +30,7 @@ export interface SimulatedIpChange {
 
 /** Events of {@link SimulatedFloatingIp}. */
 export interface SimulatedFloatingIpEvents {
+  /** The holder changed (an assign or a `move`). */
   change: (change: SimulatedIpChange) => void;
 }
 
@@ -94,12 +96,15 @@ export class SimulatedFloatingIp extends EventEmitter<SimulatedFloatingIpEvents>
 
 /** One recorded call of a {@link MockFloatingIpAssigner}. */
 export interface MockAssignerCall {
+  /** Which method was called. */
   method: 'assign' | 'holder';
   /** The term passed to `assign` (undefined for `holder` or when none was passed). */
   term: number | undefined;
-  /** `performance.now()` when the call started and ended. */
+  /** `performance.now()` when the call started. */
   startedAt: number;
+  /** `performance.now()` when it settled; undefined while pending. */
   endedAt: number | undefined;
+  /** `pending` until it settles; then `ok`, `failed` (an injected failure, a stale term) or `aborted`. */
   outcome: 'pending' | 'ok' | 'failed' | 'aborted';
   /** The rejection, when `outcome` is `failed` or `aborted`. */
   error: unknown;
@@ -141,12 +146,17 @@ const MOCK_KEYS = ['id', 'ip', 'latencyMs', 'holderLatencyMs', 'hook'] as const;
  * seen is refused with `StaleTermError`). Several mocks can share one {@link SimulatedFloatingIp}.
  */
 export class MockFloatingIpAssigner extends EventEmitter<MockAssignerEvents> implements FloatingIpAssigner {
+  /** This mock's machine: what `self()` returns and where `assign` puts the IP. */
   readonly id: HolderId;
+  /** The simulated IP it moves (shared with other mocks, or its own). */
   readonly ip: SimulatedFloatingIp;
   /** Every call, oldest first. */
   readonly calls: MockAssignerCall[] = [];
+  /** How long each `assign` takes, ms (changeable during a test). */
   latencyMs: number;
+  /** How long each `holder` read takes, ms. */
   holderLatencyMs: number;
+  /** Runs inside every `assign` after the latency, before the IP moves: hold a call open, inspect it. */
   hook: ((call: MockAssignerCall) => void | Promise<void>) | undefined;
   readonly #fence = new TermFence();
   readonly #failNext: MockFailure[] = [];

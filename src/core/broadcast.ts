@@ -126,6 +126,8 @@ interface LeaderLog {
 interface FollowerLog {
   readonly term: number;
   readonly leader: number;
+  /** The leader's incarnation: a term reused by another leadership (no `stateDir`) is refused. */
+  readonly incarnation: number;
   /** Last index delivered. */
   last: number;
   /** Cumulative: every delivered entry up to here is confirmed. */
@@ -149,9 +151,11 @@ export class Broadcast {
    * A commit notice for a term this node has no entry of yet: when a link is replaced, a notice may overtake the
    * entry it covers (they travelled on different connections). Applied when that term's first entry arrives.
    */
-  private earlyCommit: { term: number; leader: number; index: number } | null = null;
+  private earlyCommit: { term: number; leader: number; incarnation: number; index: number } | null = null;
 
   constructor(
+    /** This node's incarnation, which names its leaderships together with their term. */
+    private readonly incarnation: number,
     private readonly majority: number,
     private readonly limits: BroadcastLimits,
     private readonly out: BroadcastOut,
@@ -176,7 +180,14 @@ export class Broadcast {
     log.entries.set(index, data);
     log.bytes += data.length;
     this.out.emit({ type: 'append-accepted', requestId, term: log.term, index });
-    this.out.sendAll({ type: 'append', term: log.term, index, catchUp: false, data } satisfies Append);
+    this.out.sendAll({
+      type: 'append',
+      term: log.term,
+      incarnation: this.incarnation,
+      index,
+      catchUp: false,
+      data,
+    } satisfies Append);
     this.advanceCommit(log);
   }
 
@@ -211,6 +222,7 @@ export class Broadcast {
   onAck(from: number, ack: AppendAck, leadingTerm: number | null): void {
     const log = this.leader;
     if (log === null || ack.term !== log.term || leadingTerm !== log.term) return;
+    if (ack.incarnation !== this.incarnation) return;
     // A follower cannot have confirmed what was never sent: ignore the claim rather than commit on it.
     if (ack.confirmed > log.next || ack.missing > log.next) return;
     if (ack.confirmed > (log.match.get(from) ?? 0)) log.match.set(from, ack.confirmed);
@@ -256,18 +268,37 @@ export class Broadcast {
       this.out.emit({ type: 'committed', term: log.term, index: i });
     }
     log.committed = index;
-    this.out.sendAll({ type: 'commit', term: log.term, index } satisfies Commit);
+    this.out.sendAll({ type: 'commit', term: log.term, incarnation: this.incarnation, index } satisfies Commit);
   }
 
   private sendCatchUp(log: LeaderLog, peer: number): void {
     log.resentUpTo.set(peer, log.next);
     if (log.latest !== null) {
       const { index, data } = log.latest;
-      this.out.send(peer, { type: 'append', term: log.term, index, catchUp: true, data } satisfies Append);
-      this.out.send(peer, { type: 'commit', term: log.term, index: log.committed } satisfies Commit);
+      this.out.send(peer, {
+        type: 'append',
+        term: log.term,
+        incarnation: this.incarnation,
+        index,
+        catchUp: true,
+        data,
+      } satisfies Append);
+      this.out.send(peer, {
+        type: 'commit',
+        term: log.term,
+        incarnation: this.incarnation,
+        index: log.committed,
+      } satisfies Commit);
     }
     for (const [index, data] of log.entries) {
-      this.out.send(peer, { type: 'append', term: log.term, index, catchUp: false, data } satisfies Append);
+      this.out.send(peer, {
+        type: 'append',
+        term: log.term,
+        incarnation: this.incarnation,
+        index,
+        catchUp: false,
+        data,
+      } satisfies Append);
     }
   }
 
@@ -280,7 +311,9 @@ export class Broadcast {
   }
 
   onAppend(from: number, m: Append): void {
-    if (m.term < this.fence || (this.leader !== null && m.term <= this.leader.term)) {
+    // While this node leads, it takes no one's entries: its own (term, index) numbering must stay unique, and a
+    // higher term means its lease is over, which the core sees at its next step (then the leader log is gone).
+    if (m.term < this.fence || this.leader !== null) {
       this.refusedStale++;
       return;
     }
@@ -296,6 +329,7 @@ export class Broadcast {
       f = {
         term: m.term,
         leader: from,
+        incarnation: m.incarnation,
         last: 0,
         confirmedUpTo: 0,
         unconfirmed: [],
@@ -304,11 +338,13 @@ export class Broadcast {
         committed: 0,
       };
       const early = this.earlyCommit;
-      if (early !== null && early.term === m.term && early.leader === from) f.committed = early.index;
+      const sameLeadership = early !== null && early.leader === from && early.incarnation === m.incarnation;
+      if (sameLeadership && early.term === m.term) f.committed = early.index;
       this.earlyCommit = null;
       this.follower = f;
     }
-    if (f.leader !== from) {
+    if (f.leader !== from || f.incarnation !== m.incarnation) {
+      // Also the same node restarted and reusing the term (no stateDir): its index 1 must not follow our index 12.
       // Terms are unique to one leadership; another sender for this term is not to be believed.
       this.refusedStale++;
       return;
@@ -345,11 +381,12 @@ export class Broadcast {
     const f = this.follower;
     if (m.term >= this.fence && (f === null || m.term > f.term) && this.leader === null) {
       if (this.earlyCommit === null || this.earlyCommit.term !== m.term || m.index > this.earlyCommit.index) {
-        this.earlyCommit = { term: m.term, leader: from, index: m.index };
+        this.earlyCommit = { term: m.term, leader: from, incarnation: m.incarnation, index: m.index };
       }
       return;
     }
-    if (f === null || m.term !== f.term || from !== f.leader || m.index <= f.committed) return;
+    if (f === null || m.term !== f.term || from !== f.leader || m.incarnation !== f.incarnation) return;
+    if (m.index <= f.committed) return;
     f.committed = m.index;
     while (f.uncommitted.length > 0 && (f.uncommitted[0] as number) <= m.index) {
       this.out.emit({ type: 'committed', term: f.term, index: f.uncommitted.shift() as number });
@@ -374,13 +411,20 @@ export class Broadcast {
 
   private reportGap(from: number, m: Append, confirmed: number): void {
     this.gaps++;
-    this.out.send(from, { type: 'append-ack', term: m.term, confirmed, missing: m.index } satisfies AppendAck);
+    this.out.send(from, {
+      type: 'append-ack',
+      term: m.term,
+      incarnation: m.incarnation,
+      confirmed,
+      missing: m.index,
+    } satisfies AppendAck);
   }
 
   private ack(f: FollowerLog, missing: number): void {
     this.out.send(f.leader, {
       type: 'append-ack',
       term: f.term,
+      incarnation: f.incarnation,
       confirmed: f.confirmedUpTo,
       missing,
     } satisfies AppendAck);

@@ -189,16 +189,17 @@ export function encodeMessage(message: Message): Uint8Array {
       if (message.data.length > MAX_APPEND_DATA_BYTES) throw new CodecError('append data too large');
       w.u8(TYPE_APPEND)
         .term(message.term)
+        .uint(message.incarnation)
         .uint(message.index)
         .u8(message.catchUp ? APPEND_CATCH_UP : 0);
       w.uint(message.data.length);
       return w.finishWith(message.data);
     case 'append-ack':
-      w.u8(TYPE_APPEND_ACK).term(message.term).uint(message.confirmed).uint(message.missing);
+      w.u8(TYPE_APPEND_ACK).term(message.term).uint(message.incarnation).uint(message.confirmed).uint(message.missing);
       break;
     case 'commit':
       if (message.index < 1) throw new CodecError('commit index below 1');
-      w.u8(TYPE_COMMIT).term(message.term).uint(message.index);
+      w.u8(TYPE_COMMIT).term(message.term).uint(message.incarnation).uint(message.index);
       break;
   }
   return w.finish();
@@ -263,20 +264,28 @@ export function decodeMessage(bytes: Uint8Array): Message {
       break;
     case TYPE_APPEND: {
       const term = r.term();
+      const incarnation = r.uint();
       const index = r.index();
       const flags = r.u8();
       if (flags & ~APPEND_CATCH_UP) throw new CodecError('unknown append flags');
       const length = r.uint();
       if (length > MAX_APPEND_DATA_BYTES) throw new CodecError('append data too large');
       const data = r.take(length);
-      message = { type: 'append', term, index, catchUp: (flags & APPEND_CATCH_UP) !== 0, data } satisfies Append;
+      const catchUp = (flags & APPEND_CATCH_UP) !== 0;
+      message = { type: 'append', term, incarnation, index, catchUp, data } satisfies Append;
       break;
     }
     case TYPE_APPEND_ACK:
-      message = { type: 'append-ack', term: r.term(), confirmed: r.uint(), missing: r.uint() } satisfies AppendAck;
+      message = {
+        type: 'append-ack',
+        term: r.term(),
+        incarnation: r.uint(),
+        confirmed: r.uint(),
+        missing: r.uint(),
+      } satisfies AppendAck;
       break;
     case TYPE_COMMIT:
-      message = { type: 'commit', term: r.term(), index: r.index() } satisfies Commit;
+      message = { type: 'commit', term: r.term(), incarnation: r.uint(), index: r.index() } satisfies Commit;
       break;
     default:
       throw new CodecError(`unknown message type ${type}`);

@@ -48,6 +48,7 @@ export interface Effects {
   readonly wakeAt: number;
 }
 
+/** A node's part in the election: following a leader (or none), asking for votes, or leading. */
 export type Role = 'follower' | 'candidate' | 'leader';
 
 /**
@@ -67,15 +68,21 @@ export interface LeadershipView {
 
 /** A plain, JSON-serialisable snapshot of the core (part of `ElectionNode.status()`). */
 export interface CoreStatus {
+  /** This node's ID. */
   id: number;
+  /** Follower, candidate or leader. */
   role: Role;
+  /** Whether this node leads (holds an unexpired majority lease) at the moment of the snapshot. */
   isLeader: boolean;
+  /** The leader as this node sees it (possibly itself), or null while none is known. */
   leaderId: number | null;
   /** Term of the current leadership (or the last one known), the fencing token. */
   term: number;
   /** Highest term seen anywhere. */
   highestTermSeen: number;
+  /** Whether this node may vote: false for one lease after start (it may have forgotten votes it gave). */
   ready: boolean;
+  /** Whether this node may campaign now (ready, healthy, not voter-only, sees a majority). */
   canLead: boolean;
   /** Why this node cannot campaign right now, or null when it can (see {@link CannotLeadReason}). */
   cannotLead: CannotLeadReason | null;
@@ -88,7 +95,15 @@ export interface CoreStatus {
   /** Remaining leadership lease, ms (0 unless leader). */
   leaseRemainingMs: number;
   /** Whom this node's own vote-lease is granted to, and for how much longer. */
-  vote: { holder: number; term: number; remainingMs: number } | null;
+  vote: {
+    /** The candidate this node's vote-lease is granted to. */
+    holder: number;
+    /** The term the vote was granted for. */
+    term: number;
+    /** Time left on the vote-lease, ms. */
+    remainingMs: number;
+  } | null;
+  /** Every configured peer as this node sees it. */
   peers: PeerStatus[];
   /** The broadcast's counters: entries in flight (leader), the fence term, the last entry delivered. */
   broadcast: BroadcastStatus;
@@ -108,15 +123,21 @@ export type CannotLeadReason =
   | 'no-majority'
   | 'stopped';
 
+/** One peer as this node sees it, from its heartbeats. */
 export interface PeerStatus {
+  /** The peer's ID (learned at the handshake). */
   id: number;
+  /** Heard from within the peer timeout. */
   alive: boolean;
+  /** The peer may vote (it has been up for a lease), per its last heartbeat. */
   ready: boolean;
+  /** The peer may campaign, per its last heartbeat. */
   canLead: boolean;
   /** The peer's health verdict, per its last heartbeat (true until heard otherwise). */
   healthy: boolean;
   /** The peer is a voter-only witness, per its last heartbeat. */
   voterOnly: boolean;
+  /** How long ago the peer was last heard from, ms; null if never. */
   lastHeardMsAgo: number | null;
   /** Peer IDs that this peer hears from, per its last heartbeat. */
   sees: number[];
@@ -186,7 +207,7 @@ export class ElectionCore {
     this.peers = new PeerView(config.peerTimeoutMs);
     this.knownTerm = persisted?.highestTerm ?? 0;
     this.lastLeaderTerm = 0;
-    this.appends = new Broadcast(this.timing.majority, config.broadcast ?? BROADCAST_DEFAULTS, {
+    this.appends = new Broadcast(config.incarnation, this.timing.majority, config.broadcast ?? BROADCAST_DEFAULTS, {
       send: (to, message) => this.messagesOut.push({ to, message }),
       sendAll: (message) => this.broadcast(message),
       emit: (event) => this.eventsOut.push(event),

@@ -72,6 +72,11 @@ export interface Release {
 export interface Append {
   readonly type: 'append';
   readonly term: number;
+  /**
+   * The leader's incarnation: with `(term, leader)` it names one leadership even when a cluster restarted as a
+   * whole without `stateDir` reuses a term (a follower refuses another leadership's entries of a term it follows).
+   */
+  readonly incarnation: number;
   readonly index: number;
   readonly catchUp: boolean;
   readonly data: Uint8Array;
@@ -85,6 +90,8 @@ export interface Append {
 export interface AppendAck {
   readonly type: 'append-ack';
   readonly term: number;
+  /** The leader's incarnation, echoed: an ack counts only for the leadership that sent the entries. */
+  readonly incarnation: number;
   readonly confirmed: number;
   readonly missing: number;
 }
@@ -93,6 +100,8 @@ export interface AppendAck {
 export interface Commit {
   readonly type: 'commit';
   readonly term: number;
+  /** The leader's incarnation. */
+  readonly incarnation: number;
   readonly index: number;
 }
 

@@ -16,7 +16,7 @@ export const ASSIGN_DURATION_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5,
 
 /** A binding to observe, with the IP it moves (the `ip` label). */
 export interface ObservedBinding {
-  /** What {@link bindFloatingIp} returned. */
+  /** What `bindFloatingIp` returned. */
   binding: FloatingIpBinding;
   /** The floating IP, as the `ip` label of its metrics. */
   ip: string;

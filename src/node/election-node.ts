@@ -86,7 +86,9 @@ export interface AppendOptions {
 
 /** What {@link ElectionNode.append} resolves with: the committed entry's position. */
 export interface AppendResult {
+  /** The leadership term the entry was committed in. */
   term: number;
+  /** Its position in that term's log. */
   index: number;
 }
 

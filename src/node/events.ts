@@ -47,6 +47,7 @@ export interface GainedLeadershipInfo {
 export interface LostLeadershipInfo {
   /** The term of the leadership that ended. */
   term: number;
+  /** Why it ended (see {@link LostLeadershipReason}). */
   reason: LostLeadershipReason;
   /**
    * How long before this event the leadership really ended, in ms: about 0 normally; more when the node noticed
@@ -87,7 +88,9 @@ export interface AppendEntry {
 
 /** Payload of `commit`: the entry `(term, index)` was confirmed by a majority (the leader included). */
 export interface CommitInfo {
+  /** The leadership term of the committed entry. */
   term: number;
+  /** Its position in that term's log. */
   index: number;
 }
 

@@ -12,12 +12,17 @@ import type { NodeProcessEvent } from './process-cluster.ts';
  * @module
  */
 
+/** One node's leadership, from its `gainedLeadership` to its end, on the host-wide monotonic clock (ms). */
 export interface LeadershipInterval {
+  /** The node that led. */
   id: number;
+  /** The leadership's term. */
   term: number;
+  /** When it began: the `gainedLeadership` event's `mono`. */
   from: number;
   /** +Infinity while still leading. */
   to: number;
+  /** How it ended: a `lostLeadership` event, a kill of the process (at the kill), or not yet. */
   end: 'lost' | 'killed' | 'open';
   /** The `lostLeadership` reason, when it ended that way. */
   reason?: string | undefined;
@@ -25,11 +30,15 @@ export interface LeadershipInterval {
 
 /** When the test sent SIGKILL to a node's process (monotonic ms, read before sending). */
 export interface Kill {
+  /** The killed node. */
   id: number;
+  /** When the signal was sent (what `ProcessCluster.kill` returns). */
   at: number;
 }
 
+/** What {@link leadershipIntervals} makes of an event history. */
 export interface Intervals {
+  /** Every leadership, in order of start. */
   intervals: LeadershipInterval[];
   /** Event sequences that make no sense (a second gain without a loss, a loss without a gain, ...). */
   problems: string[];

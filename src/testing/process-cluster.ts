@@ -16,13 +16,16 @@ import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** One line a node process printed, plus which node printed it. */
 export interface NodeProcessEvent {
+  /** The node (process) that printed it. */
   readonly id: number;
+  /** `started`, `gainedLeadership`, `lostLeadership`, `leaderChange`, `assigned`, `warning`, ... */
   readonly event: string;
   /** Host-wide monotonic time in ms (comparable across processes on this machine). */
   readonly mono: number;
   readonly [field: string]: unknown;
 }
 
+/** Options of {@link ProcessCluster}. */
 export interface ProcessClusterOptions {
   /** Node IDs, one process each. */
   ids: readonly number[];
@@ -46,8 +49,11 @@ export interface ProcessClusterOptions {
   onStderr?: ((id: number, line: string) => void) | undefined;
 }
 
+/** Events of {@link ProcessCluster}. */
 export interface ProcessClusterEvents {
+  /** A node printed an event (also kept in `history`). */
   event: (event: NodeProcessEvent) => void;
+  /** A node's process exited (killed, crashed or stopped). */
   exit: (id: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
@@ -78,9 +84,15 @@ function cliCommand(): { execArgv: string[]; script: string } {
   return { execArgv: [], script: fileURLToPath(new URL('../cli/main.js', here)) };
 }
 
+/**
+ * A cluster of real OS processes on 127.0.0.1, one `leader-ip run --json` (or your own `script`) per ID, for
+ * failover tests that kill, pause and restart processes. Every JSON line a process prints becomes an `event`
+ * (kept in `history`), timed on the host-wide monotonic clock. See docs/getting-started.md.
+ */
 export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
   /** Every event every process reported, in arrival order. */
   readonly history: NodeProcessEvent[] = [];
+  /** Each node's listen port (chosen free at start; kept across restarts so peers find it again). */
   readonly ports = new Map<number, number>();
   readonly #children = new Map<number, ChildProcess>();
   readonly #options: ProcessClusterOptions;

@@ -3,7 +3,9 @@ import { ConfigError } from '../errors.ts';
 
 /** A parsed `host:port` endpoint. */
 export interface Endpoint {
+  /** Host name or IP address, without brackets. */
   host: string;
+  /** TCP port (0: any free port, for a listen address). */
   port: number;
 }
 

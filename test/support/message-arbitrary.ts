@@ -51,13 +51,20 @@ export function messageArbitrary(domains: {
       {
         type: fc.constant('append' as const),
         term,
+        incarnation: uint,
         index: uint.map((n) => Math.max(1, n)),
         catchUp: fc.boolean(),
         data: fc.uint8Array({ maxLength: 64 }),
       },
       plain,
     ),
-    fc.record({ type: fc.constant('append-ack' as const), term, confirmed: uint, missing: uint }, plain),
-    fc.record({ type: fc.constant('commit' as const), term, index: uint.map((n) => Math.max(1, n)) }, plain),
+    fc.record(
+      { type: fc.constant('append-ack' as const), term, incarnation: uint, confirmed: uint, missing: uint },
+      plain,
+    ),
+    fc.record(
+      { type: fc.constant('commit' as const), term, incarnation: uint, index: uint.map((n) => Math.max(1, n)) },
+      plain,
+    ),
   );
 }
