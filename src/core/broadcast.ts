@@ -102,7 +102,12 @@ export interface BroadcastStatus {
   /** The highest leader term seen (entries of lower terms are refused). */
   fenceTerm: number;
   /** The last entry delivered to this node's application, or null. */
-  lastDelivered: { term: number; index: number } | null;
+  lastDelivered: {
+    /** Its leadership term. */
+    term: number;
+    /** Its position in that term's log. */
+    index: number;
+  } | null;
   /** Entries refused because their term was below the fence (a deposed leader's late entries). */
   refusedStale: number;
   /** Entries that arrived after a gap (not delivered; a catch-up was asked for). */

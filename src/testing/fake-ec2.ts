@@ -34,7 +34,10 @@ export interface FakeInstanceRole {
   /** The instance role's name, as the metadata service lists it. */
   name: string;
   /** The temporary credentials the metadata service hands out for it. */
-  credentials: FakeAwsCredentials & { sessionToken: string };
+  credentials: FakeAwsCredentials & {
+    /** The session token that goes with temporary credentials. */
+    sessionToken: string;
+  };
   /** ISO instant of expiry. Default: one hour from when it is served. */
   expiration?: string | undefined;
 }
@@ -108,7 +111,14 @@ export interface FakeEc2Options {
   /** What IMDSv2 serves. Default: instance `i-00000000000000001` in the fake's region, no role. */
   metadata?: FakeInstanceMetadata | null | undefined;
   /** Token bucket per fake (EC2 throttles per account and region): beyond it, 503 `RequestLimitExceeded`. Default 100, +20/s. */
-  rateLimit?: { capacity: number; refillPerSecond: number } | undefined;
+  rateLimit?:
+    | {
+        /** Requests the bucket holds when full. */
+        capacity: number;
+        /** Requests added back per second. */
+        refillPerSecond: number;
+      }
+    | undefined;
   /** Checks every API request; a problem is recorded in `violations` and answered 400. Default: none. */
   validateRequest?: FakeEc2RequestValidator | undefined;
   /** Checks every API reply before it is sent; a problem is recorded in `violations`. Default: none. */

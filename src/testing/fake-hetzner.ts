@@ -24,7 +24,14 @@ export interface FakeHetznerOptions extends FakeValidationOptions {
   /** How long an action stays `running` (and its Floating IP locked). Default 30 ms. */
   actionDurationMs?: number | undefined;
   /** Token bucket: `limit` requests, one refilled every `refillMs`. Default 3600 and 1000 ms, as Hetzner's. */
-  rateLimit?: { limit: number; refillMs: number } | undefined;
+  rateLimit?:
+    | {
+        /** Requests the bucket holds when full. */
+        limit: number;
+        /** Time to refill one request, ms. */
+        refillMs: number;
+      }
+    | undefined;
   /** What `/hetzner/v1/metadata/instance-id` answers; `null` answers 404. Settable later. Default `null`. */
   metadataServerId?: number | null | undefined;
 }
