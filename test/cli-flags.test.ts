@@ -22,6 +22,7 @@ import { RUN_GROUPS } from '../src/cli/flags/index.ts';
 import { CONFIG as RUN_CONFIG, RUN_USAGE, runCommand } from '../src/cli/run.ts';
 import { statusCommand } from '../src/cli/status.ts';
 import { ConfigError } from '../src/errors.ts';
+import { ProcessCluster } from '../src/testing/process-cluster.ts';
 
 /** The table-driven command line: parsing, validation before I/O, errors that name the flag, the config file. */
 
@@ -321,6 +322,23 @@ describe('leader-ip status --url: only leader-ip status endpoints', () => {
           return true;
         },
       );
+    }
+  });
+});
+
+describe('leader-ip run --encrypt', () => {
+  it('elects a leader over encrypted links (two processes, each needing the other)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leader-ip-encrypt-'));
+    const secretFile = join(dir, 'secret');
+    writeFileSync(secretFile, `${'s'.repeat(16)}an encrypted test cluster secret\n`);
+    const cluster = new ProcessCluster({ ids: [1, 2], args: ['--secret-file', secretFile, '--encrypt'] });
+    try {
+      const gained = cluster.waitFor((e) => e.event === 'gainedLeadership', { timeoutMs: 30_000 });
+      await cluster.start();
+      assert.ok([1, 2].includes((await gained).id));
+      assert.ok(!cluster.history.some((e) => e.event === 'warning'), JSON.stringify(cluster.history));
+    } finally {
+      await cluster.stop();
     }
   });
 });
