@@ -11,19 +11,25 @@
  *   `isLeader` turns false (reported by `lostLeadership` as `mono − endedMsAgo`); for `etcd3`, when its campaign
  *   reports the lost lease (its only signal).
  * Options: `--rounds N` (default 5), `--ttl S` (default 2).
+ *
+ * `npm run bench` runs the same comparison as one of its systems (`etcd-backend`, see `runEtcdBackendBench`) and
+ * reports a skip line with the install command when etcd is not installed.
  */
+
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { EtcdElection } from '../src/etcd.ts';
 import { monotonicMs } from '../src/util/monotonic.ts';
 import { ChaosProxy } from '../test/chaos/proxy.ts';
-import { findEtcd, startEtcd } from './baselines/etcd.ts';
+import { ETCD_INSTALL_HINT, findEtcd, startEtcd } from './baselines/etcd.ts';
+import type { BenchOptions } from './lib/options.ts';
 import { removeTempDir } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
+import type { BenchSection, FailoverResult } from './lib/types.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, ttl: { type: 'string' } } });
-const ROUNDS = Number(values.rounds ?? 5);
-const TTL_S = Number(values.ttl ?? 2);
+/** Lease TTL of both implementations, seconds (module-wide: set once per run before any round). */
+let TTL_S = 2;
 
 interface Contender {
   /** Resolves at the monotonic time it was elected. */
@@ -112,41 +118,108 @@ async function round(impl: Impl, endpointPort: number, tag: string, cut: boolean
   return result;
 }
 
-const bin = findEtcd();
-if (bin === undefined) throw new Error('etcd not found: apt-get install -y etcd-server');
-const server = await startEtcd(bin, false);
-const port = Number(new URL(server.endpoint).port);
-const rows: string[] = [];
+/** Raw samples of one implementation, ms. */
+interface ImplSamples {
+  label: string;
+  handoff: number[];
+  failover: number[];
+  belief: number[];
+}
+
+const IMPLS = [
+  ['leader-ip EtcdElection', leaderIp],
+  ['etcd3 Election', etcd3Election],
+] as const;
+
+/** Runs `rounds` handoff and cut-off rounds per implementation on one fresh single-member etcd. */
+async function measure(
+  bin: string,
+  rounds: number,
+  verbose: boolean,
+): Promise<{ version: string; results: ImplSamples[] }> {
+  const server = await startEtcd(bin, verbose);
+  const port = Number(new URL(server.endpoint).port);
+  const results: ImplSamples[] = [];
+  try {
+    for (const [label, impl] of IMPLS) {
+      const r: ImplSamples = { label, handoff: [], failover: [], belief: [] };
+      for (let i = 0; i < rounds; i++) {
+        const h = await round(impl, port, `h-${label.length}-${i}`, false);
+        r.handoff.push(h.handoffMs!);
+        const c = await round(impl, port, `c-${label.length}-${i}`, true);
+        r.failover.push(c.failoverMs!);
+        r.belief.push(c.believedPastSuccessorMs!);
+        process.stderr.write(`${label} round ${i + 1}: ${JSON.stringify({ ...h, ...c })}\n`);
+      }
+      results.push(r);
+    }
+  } finally {
+    await server.child.stop('SIGTERM', 10_000);
+    removeTempDir(server.dataDir);
+  }
+  return { version: server.version, results };
+}
+
 const fmt = (xs: number[]) => {
   const s = summarize(xs);
   return s === undefined ? '-' : `p50 ${s.p50.toFixed(0)}, p90 ${s.p90.toFixed(0)}, max ${s.max.toFixed(0)}`;
 };
-try {
-  for (const [label, impl] of [
-    ['leader-ip EtcdElection', leaderIp],
-    ['etcd3 Election', etcd3Election],
-  ] as const) {
-    const handoff: number[] = [];
-    const failover: number[] = [];
-    const belief: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const h = await round(impl, port, `h-${label.length}-${i}`, false);
-      handoff.push(h.handoffMs!);
-      const c = await round(impl, port, `c-${label.length}-${i}`, true);
-      failover.push(c.failoverMs!);
-      belief.push(c.believedPastSuccessorMs!);
-      process.stderr.write(`${label} round ${i + 1}: ${JSON.stringify({ ...h, ...c })}\n`);
-    }
-    rows.push(`| ${label} | ${fmt(handoff)} | ${fmt(failover)} | ${fmt(belief)} |`);
+
+/** The skip line `npm run bench` prints when etcd is missing. */
+export const ETCD_BACKEND_SKIPPED = `etcd-backend skipped: install etcd-server (${ETCD_INSTALL_HINT})`;
+
+/**
+ * The etcd backend comparison as a `npm run bench` section: rows `etcd-backend` (leader-ip's `EtcdElection`) and
+ * `etcd3-election` (npm etcd3's `Election`), scenario `graceful` = handoff, `crash` = the leader cut off by a
+ * partition (etcd must expire its lease, as after a crash), 2 contenders. How long the cut-off leader still
+ * believed it led after its successor was elected goes into each crash row's note. Rounds: `--kills`, capped at 20
+ * (each cut-off round waits out a lease; 20 give stable percentiles in a few minutes).
+ */
+export async function runEtcdBackendBench(opts: BenchOptions): Promise<BenchSection> {
+  const bin = findEtcd();
+  if (bin === undefined) {
+    process.stderr.write(`${ETCD_BACKEND_SKIPPED}\n`);
+    return { failover: [], skipped: [ETCD_BACKEND_SKIPPED] };
   }
-} finally {
-  await server.child.stop('SIGTERM', 10_000);
-  removeTempDir(server.dataDir);
+  const rounds = Math.min(opts.kills, 20);
+  const { version, results } = await measure(bin, rounds, opts.verbose);
+  const failover: FailoverResult[] = [];
+  for (const r of results) {
+    const system = r.label.startsWith('leader-ip') ? 'etcd-backend' : 'etcd3-election';
+    const config = `${r.label}, TTL ${TTL_S} s`;
+    failover.push({ system, config, scenario: 'graceful', nodes: 2, ttl: TTL_S, samplesMs: r.handoff });
+    const finite = r.belief.filter(Number.isFinite);
+    const stuck = r.belief.length - finite.length;
+    failover.push({
+      system,
+      config,
+      scenario: 'crash',
+      nodes: 2,
+      ttl: TTL_S,
+      samplesMs: r.failover,
+      note:
+        `leader cut off by a partition; it still believed it led after the successor was elected by ${fmt(finite)} ms` +
+        ` (negative: it had stopped first)${stuck ? `; ${stuck} never noticed within 20 s` : ''}`,
+    });
+  }
+  return {
+    failover,
+    settings: { 'etcd backend comparison': `etcd ${version}, single member, --election-timeout=500, ${rounds} rounds` },
+  };
 }
-process.stdout.write(
-  `etcd ${server.version}, single member, TTL ${TTL_S} s, ${ROUNDS} rounds each (ms)\n` +
-    '| implementation | graceful handoff | cut-off leader: successor elected after | cut-off leader believed past the successor |\n' +
-    '|---|---|---|---|\n' +
-    `${rows.join('\n')}\n`,
-);
-process.exit(0);
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, ttl: { type: 'string' } } });
+  const rounds = Number(values.rounds ?? 5);
+  TTL_S = Number(values.ttl ?? 2);
+  const bin = findEtcd();
+  if (bin === undefined) throw new Error(`etcd not found: ${ETCD_INSTALL_HINT}`);
+  const { version, results } = await measure(bin, rounds, false);
+  process.stdout.write(
+    `etcd ${version}, single member, TTL ${TTL_S} s, ${rounds} rounds each (ms)\n` +
+      '| implementation | graceful handoff | cut-off leader: successor elected after | cut-off leader believed past the successor |\n' +
+      '|---|---|---|---|\n' +
+      `${results.map((r) => `| ${r.label} | ${fmt(r.handoff)} | ${fmt(r.failover)} | ${fmt(r.belief)} |`).join('\n')}\n`,
+  );
+  process.exit(0);
+}

@@ -20,6 +20,7 @@ import {
 import { LISTEN, PEERS } from '../src/cli/flags/cluster.ts';
 import { RUN_GROUPS } from '../src/cli/flags/index.ts';
 import { CONFIG as RUN_CONFIG, RUN_USAGE, runCommand } from '../src/cli/run.ts';
+import { statusCommand } from '../src/cli/status.ts';
 import { ConfigError } from '../src/errors.ts';
 
 /** The table-driven command line: parsing, validation before I/O, errors that name the flag, the config file. */
@@ -271,5 +272,55 @@ describe('leader-ip run: validation before any I/O', () => {
       await run(['--config', path, '--peers', '127.0.0.1:7401', '--encrypt']),
       '--encrypt needs --secret-file (the key is derived from the shared secret)',
     );
+  });
+});
+
+describe('leader-ip status --url: only leader-ip status endpoints', () => {
+  const server = createServer((req, res) => {
+    if (req.url === '/status') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>not leader-ip</html>');
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ hello: 'world' }));
+    }
+  });
+  let base = '';
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('says "not a leader-ip status endpoint" for HTML or other JSON, not a parser error', async () => {
+    const out: string[] = [];
+    await assert.rejects(
+      statusCommand(['--url', base], (t) => out.push(t)),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^cannot read http:\/\/127\.0\.0\.1:\d+\/status: not a leader-ip status endpoint \(HTTP 200, text\/html/,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      statusCommand(['--url', `http://${base}/other`], (t) => out.push(t)),
+      /not a leader-ip status endpoint/,
+    );
+    assert.deepEqual(out, []);
+  });
+
+  it('refuses unsupported schemes before any request', async () => {
+    for (const url of ['https://127.0.0.1:1/status', 'ftp://127.0.0.1:1/', 'file:///etc/passwd']) {
+      await assert.rejects(
+        statusCommand(['--url', url], () => {}),
+        (error: unknown) => {
+          assert.ok(error instanceof UsageError);
+          assert.match(error.message, /^--url: unsupported scheme/);
+          return true;
+        },
+      );
+    }
   });
 });

@@ -1,9 +1,11 @@
 /**
- * Baselines only: etcd election, PostgreSQL advisory lock and keepalived (VRRP), crash and graceful.
+ * Baselines only: etcd election, leader-ip's etcd backend beside it, PostgreSQL advisory lock and keepalived (VRRP),
+ * crash and graceful.
  * `npm run bench:baselines -- --kills 50` (see `--help`). Prints the table; writes nothing unless `--json FILE`.
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { runEtcdBackendBench } from '../etcd-backend.ts';
 import { nowMs } from '../lib/clock.ts';
 import { type BenchOptions, parseBenchArgs, selected } from '../lib/options.ts';
 import { stopAll } from '../lib/proc.ts';
@@ -21,6 +23,8 @@ export async function runBaselines(opts: BenchOptions): Promise<BenchSection> {
   const sections: BenchSection[] = [];
   const baselines: [string, (o: BenchOptions) => Promise<BenchSection>][] = [
     ['etcd', runEtcdBaseline],
+    // leader-ip's own etcd backend beside etcd3's Election on the same etcd (bench/etcd-backend.ts).
+    ['etcd-backend', runEtcdBackendBench],
     ['postgres', runPostgresBaseline],
     ['keepalived', runKeepalivedBaseline],
   ];

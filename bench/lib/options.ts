@@ -7,7 +7,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Contender counts for the baselines (leader-ip picks its own: 3 and 5 nodes). */
   baselineNodes: number[];
-  /** Systems to run (`leader-ip`, `etcd`, `postgres`, `keepalived`); empty = all. */
+  /** Systems to run (`leader-ip`, `etcd`, `etcd-backend`, `postgres`, `keepalived`); empty = all. */
   only: string[];
   /** Copy every child's output to stderr. */
   verbose: boolean;
@@ -27,7 +27,7 @@ export const USAGE = `Options:
   --kills N          faults per configuration and scenario (default 50; 5 with --quick)
   --quick            smoke run: 5 faults per configuration
   --nodes 3,5        contender counts for the baselines (default 3)
-  --only a,b         run only these systems: leader-ip, etcd, postgres, keepalived
+  --only a,b         run only these systems: leader-ip, etcd, etcd-backend, postgres, keepalived
   --etcd-ttl S       etcd tuned lease TTL in seconds (default 1)
   --pg-poll A,B      PostgreSQL poll intervals in ms (default 100,20)
   --budget-min M     time budget of one configuration loop, minutes (default 15)

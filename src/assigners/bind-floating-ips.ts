@@ -20,6 +20,7 @@ import type { FloatingIpAssigner } from './floating-ip-assigner.ts';
 
 /** Payload of `allAssigned`. */
 export interface AllAssignedInfo {
+  /** The leadership term every IP was assigned for. */
   term: number;
   /** The slowest address's time from its first attempt to its confirmation (they start together). */
   durationMs: number;
@@ -43,6 +44,7 @@ export interface FloatingIpsBindingEvents {
 
 /** Returned by {@link bindFloatingIps}. */
 export interface FloatingIpsBinding {
+  /** The binding's events (see its events interface). */
   readonly events: EventEmitter<FloatingIpsBindingEvents>;
   /** The binding of each address (its own events, without the address), in the order given. */
   readonly bindings: ReadonlyMap<string, FloatingIpBinding>;

@@ -32,6 +32,7 @@ export interface AssignOptions {
 
 /** Options of {@link FloatingIpAssigner.holder} and {@link FloatingIpAssigner.self}. */
 export interface HolderOptions {
+  /** Aborts the read: the promise rejects with an `AbortError`. */
   signal?: AbortSignal | undefined;
 }
 

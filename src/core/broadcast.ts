@@ -95,12 +95,19 @@ export interface BroadcastOut {
 export interface BroadcastStatus {
   /** Leader: entries and bytes in flight, and the highest committed index of its term. */
   inFlight: number;
+  /** Bytes of the entries in flight (leader), counted against the backpressure bound. */
   inFlightBytes: number;
+  /** Index of the last entry of the current term a majority confirmed (leader); 0 before any. */
   committedIndex: number;
   /** The highest leader term seen (entries of lower terms are refused). */
   fenceTerm: number;
   /** The last entry delivered to this node's application, or null. */
-  lastDelivered: { term: number; index: number } | null;
+  lastDelivered: {
+    /** Its leadership term. */
+    term: number;
+    /** Its position in that term's log. */
+    index: number;
+  } | null;
   /** Entries refused because their term was below the fence (a deposed leader's late entries). */
   refusedStale: number;
   /** Entries that arrived after a gap (not delivered; a catch-up was asked for). */

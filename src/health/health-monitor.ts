@@ -16,7 +16,9 @@ const log = logger('health');
 export interface HealthScheduler {
   /** Monotonic milliseconds. */
   now(): number;
+  /** Calls `callback` once after `ms`; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a pending `setTimeout`. */
   clearTimeout(handle: unknown): void;
 }
 

@@ -32,17 +32,25 @@ export interface HealthOptions {
 export interface ResolvedHealthOptions {
   /** The check; null when health is only set by hand (`setHealthy`). */
   readonly check: HealthCheckFunction | null;
+  /** Time between the starts of two health checks, ms. */
   readonly intervalMs: number;
+  /** A check that has not settled after this long counts as failed, ms. */
   readonly timeoutMs: number;
+  /** Consecutive failed checks that make the node unhealthy. */
   readonly fall: number;
+  /** Consecutive passed checks that make an unhealthy node healthy again. */
   readonly rise: number;
 }
 
 /** Defaults of the health options, in one place for docs and code (keepalived's `fall`/`rise` spirit, faster). */
 export const HEALTH_DEFAULTS = {
+  /** Time between the starts of two health checks, ms. */
   intervalMs: 1000,
+  /** A check that has not settled after this long counts as failed, ms. */
   timeoutMs: 500,
+  /** Consecutive failed checks that make the node unhealthy. */
   fall: 3,
+  /** Consecutive passed checks that make an unhealthy node healthy again. */
   rise: 2,
 } as const;
 

@@ -38,16 +38,23 @@ export interface LeadershipOptions {
 
 /** Validated {@link LeadershipOptions}; `health` resolved with its defaults (its `check` is null when not given). */
 export interface ResolvedLeadershipOptions {
+  /** Votes but never campaigns or leads (a witness). */
   readonly voterOnly: boolean;
+  /** A lower ID that becomes able to lead takes leadership back from a higher one. */
   readonly preempt: boolean;
+  /** How long a returning lower ID waits (healthy, ready) before it preempts, ms. */
   readonly preemptDelayMs: number;
+  /** The health check and its timing, resolved (null check: none). */
   readonly health: ResolvedHealthOptions;
 }
 
 /** Defaults of {@link LeadershipOptions} (those of `health` are `HEALTH_DEFAULTS`), in one place for docs and code. */
 export const LEADERSHIP_DEFAULTS = {
+  /** Votes but never campaigns or leads (a witness). */
   voterOnly: false,
+  /** A lower ID that becomes able to lead takes leadership back from a higher one. */
   preempt: true,
+  /** How long a returning lower ID waits (healthy, ready) before it preempts, ms. */
   preemptDelayMs: 0,
 } as const;
 

@@ -70,7 +70,14 @@ export interface AssignerConformanceOptions {
   /** An assign facing a fatal fault may send at most this many requests. Default 3. */
   maxRequestsOnFatal?: number | undefined;
   /** Test-runner functions. Default: `node:test`'s `describe` and `it`; pass vitest's or jest's to use those. */
-  runner?: { describe: (name: string, body: () => void) => unknown; it: ConformanceIt } | undefined;
+  runner?:
+    | {
+        /** Groups the cases under one title. */
+        describe: (name: string, body: () => void) => unknown;
+        /** Declares one case. */
+        it: ConformanceIt;
+      }
+    | undefined;
 }
 
 /** The `it` of a test runner: a name and an async body. */
@@ -78,7 +85,9 @@ export type ConformanceIt = (name: string, body: () => Promise<void>) => unknown
 
 /** One case of the suite: a name and a self-contained run (it builds and closes its own harness). */
 export interface AssignerConformanceCase {
+  /** What the case checks, as the test title. */
   readonly name: string;
+  /** Runs the case; rejects with an assertion error when the assigner does not conform. */
   run(): Promise<void>;
 }
 

@@ -11,9 +11,11 @@ import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** A droplet the fake knows. */
 export interface FakeDroplet {
+  /** The droplet ID (what the metadata service and the assigner call it). */
   id: number;
   /** Region slug, e.g. `nyc3`. Assigning an IP of another region answers 422. */
   region: string;
+  /** A name, for answers that include one. */
   name?: string | undefined;
 }
 
@@ -21,6 +23,7 @@ export interface FakeDroplet {
 export interface FakeReservedIp {
   /** The address; an IPv6 may be written in any form (the fake keys it by its canonical, compressed form). */
   ip: string;
+  /** Region slug of the IP; only droplets of the same region can take it. */
   region: string;
   /** Initial holder. Default: unassigned. */
   dropletId?: number | null | undefined;
@@ -34,12 +37,15 @@ export interface FakeRequestRecord {
   seq: number;
   /** `performance.now()` at arrival. */
   at: number;
+  /** The HTTP method. */
   method: string;
   /** Path and query, e.g. `/v2/reserved_ips/203.0.113.10/actions/7`. */
   path: string;
+  /** An API request, or one to the metadata service. */
   kind: 'api' | 'metadata';
   /** Parsed JSON body, if any. */
   body: unknown;
+  /** Whether it carried an `Authorization` header (its value is never recorded). */
   hadAuthorization: boolean;
   /** The bearer token matched. */
   authorized: boolean;
@@ -49,13 +55,17 @@ export interface FakeRequestRecord {
 
 /** What a validator is shown of a request. */
 export interface FakeValidatedRequest {
+  /** The HTTP method. */
   method: string;
   /** Path without query. */
   pathname: string;
+  /** The query parameters. */
   query: URLSearchParams;
+  /** The request headers (as received; the token is among them: never log them). */
   headers: IncomingHttpHeaders;
   /** Parsed JSON body; `undefined` when there was none. */
   body: unknown;
+  /** The body as received. */
   rawBody: string;
 }
 
@@ -75,7 +85,14 @@ export interface FakeDigitalOceanOptions {
   /** How long an action stays `in-progress` (and its IP `locked`). Default 30 ms. */
   actionDurationMs?: number | undefined;
   /** Sliding-window request budget; beyond it, 429 with `retry-after` and `ratelimit-*`. Default 250 per 60 s. */
-  rateLimit?: { limit: number; windowMs: number } | undefined;
+  rateLimit?:
+    | {
+        /** Requests allowed per window. */
+        limit: number;
+        /** The sliding window, ms. */
+        windowMs: number;
+      }
+    | undefined;
   /** What `/metadata/v1/id` answers; `null` answers 404. Settable later. Default `null`. */
   metadataDropletId?: number | null | undefined;
   /** Put `request_id` in error bodies (it is always in the `x-request-id` header). Default true. */
@@ -89,7 +106,14 @@ export interface FakeDigitalOceanOptions {
 /** A scripted failure for the next matching request(s), see {@link FakeDigitalOcean.inject}. */
 export interface FakeFault {
   /** Which requests: method and path (exact string, or a RegExp tested against the path). Default: any API request. */
-  match?: { method?: string | undefined; path?: string | RegExp | undefined } | undefined;
+  match?:
+    | {
+        /** The HTTP method; default any. */
+        method?: string | undefined;
+        /** The path: exact, or a RegExp tested against it; default any. */
+        path?: string | RegExp | undefined;
+      }
+    | undefined;
   /** How many matching requests it hits. Default 1. */
   times?: number | undefined;
   /** `drop` destroys the connection without an answer. */
@@ -98,15 +122,21 @@ export interface FakeFault {
   status?: number | undefined;
   /** For `status`: the JSON body. Default: a DigitalOcean-style error body for the status. */
   body?: unknown;
+  /** Extra response headers (e.g. `retry-after` with a 429). */
   headers?: Record<string, string> | undefined;
 }
 
 /** An action the fake runs (from a client or started with {@link FakeDigitalOcean.startAction}). */
 export interface FakeAction {
+  /** The action ID the API answered with. */
   readonly id: number;
+  /** The reserved IP it moves. */
   readonly ip: string;
+  /** Assign to a droplet, or unassign. */
   readonly type: 'assign' | 'unassign';
+  /** The target droplet (null for unassign). */
   readonly dropletId: number | null;
+  /** `in-progress` until `actionDurationMs` has passed (or `finishPendingActions()`), then final. */
   status: 'in-progress' | 'completed' | 'errored';
   /** Resolves when the action completes or errors. */
   readonly settled: Promise<void>;

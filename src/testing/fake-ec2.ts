@@ -11,7 +11,9 @@ import { type WaitOptions, waitUntil } from '../util/wait.ts';
 
 /** An access key the fake accepts. */
 export interface FakeAwsCredentials {
+  /** The access key ID requests must be signed with. */
   accessKeyId: string;
+  /** The secret key (never logged or recorded). */
   secretAccessKey: string;
   /** When set, requests must carry it as `x-amz-security-token` (temporary credentials). */
   sessionToken?: string | undefined;
@@ -19,6 +21,7 @@ export interface FakeAwsCredentials {
 
 /** An Elastic IP the fake knows. */
 export interface FakeElasticIp {
+  /** The Elastic IP address. */
   publicIp: string;
   /** Default: derived from the address, `eipalloc-…`. */
   allocationId?: string | undefined;
@@ -28,15 +31,22 @@ export interface FakeElasticIp {
 
 /** The instance role IMDS serves. */
 export interface FakeInstanceRole {
+  /** The instance role's name, as the metadata service lists it. */
   name: string;
-  credentials: FakeAwsCredentials & { sessionToken: string };
+  /** The temporary credentials the metadata service hands out for it. */
+  credentials: FakeAwsCredentials & {
+    /** The session token that goes with temporary credentials. */
+    sessionToken: string;
+  };
   /** ISO instant of expiry. Default: one hour from when it is served. */
   expiration?: string | undefined;
 }
 
 /** What the fake IMDSv2 serves; `null` in {@link FakeEc2.metadata} makes the token PUT answer 403 (IMDS off). */
 export interface FakeInstanceMetadata {
+  /** What the metadata service reports as this instance's ID. */
   instanceId: string;
+  /** What it reports as the region. */
   region: string;
   /** Default: no role (`iam/security-credentials/` answers 404). */
   role?: FakeInstanceRole | undefined;
@@ -48,7 +58,9 @@ export interface FakeEc2RequestRecord {
   seq: number;
   /** `performance.now()` at arrival. */
   at: number;
+  /** A request to the EC2 API, or to the instance metadata service. */
   kind: 'api' | 'metadata';
+  /** The HTTP method. */
   method: string;
   /** Path and query. */
   path: string;
@@ -68,11 +80,15 @@ export interface FakeEc2RequestRecord {
 
 /** What a validator is shown of an API request. */
 export interface FakeEc2ValidatedRequest {
+  /** The HTTP method. */
   method: string;
+  /** The path without query. */
   pathname: string;
+  /** The request headers as received (they carry the signature: never log them). */
   headers: IncomingHttpHeaders;
   /** Every form parameter, `Action` and `Version` included. */
   params: URLSearchParams;
+  /** The body as received. */
   rawBody: string;
 }
 
@@ -95,7 +111,14 @@ export interface FakeEc2Options {
   /** What IMDSv2 serves. Default: instance `i-00000000000000001` in the fake's region, no role. */
   metadata?: FakeInstanceMetadata | null | undefined;
   /** Token bucket per fake (EC2 throttles per account and region): beyond it, 503 `RequestLimitExceeded`. Default 100, +20/s. */
-  rateLimit?: { capacity: number; refillPerSecond: number } | undefined;
+  rateLimit?:
+    | {
+        /** Requests the bucket holds when full. */
+        capacity: number;
+        /** Requests added back per second. */
+        refillPerSecond: number;
+      }
+    | undefined;
   /** Checks every API request; a problem is recorded in `violations` and answered 400. Default: none. */
   validateRequest?: FakeEc2RequestValidator | undefined;
   /** Checks every API reply before it is sent; a problem is recorded in `violations`. Default: none. */
@@ -114,6 +137,7 @@ export interface FakeEc2Fault {
   status?: number | undefined;
   /** For `error`: EC2's code. Default `InternalError`. */
   code?: string | undefined;
+  /** The error message of the answer. */
   message?: string | undefined;
 }
 

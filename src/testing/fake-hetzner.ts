@@ -24,17 +24,29 @@ export interface FakeHetznerOptions extends FakeValidationOptions {
   /** How long an action stays `running` (and its Floating IP locked). Default 30 ms. */
   actionDurationMs?: number | undefined;
   /** Token bucket: `limit` requests, one refilled every `refillMs`. Default 3600 and 1000 ms, as Hetzner's. */
-  rateLimit?: { limit: number; refillMs: number } | undefined;
+  rateLimit?:
+    | {
+        /** Requests the bucket holds when full. */
+        limit: number;
+        /** Time to refill one request, ms. */
+        refillMs: number;
+      }
+    | undefined;
   /** What `/hetzner/v1/metadata/instance-id` answers; `null` answers 404. Settable later. Default `null`. */
   metadataServerId?: number | null | undefined;
 }
 
 /** An action the Hetzner fake runs. */
 export interface FakeHetznerAction {
+  /** The action ID the API answered with. */
   readonly id: number;
+  /** The Floating IP it acts on. */
   readonly floatingIpId: number;
+  /** What it does (`assign_floating_ip`, `unassign_floating_ip`). */
   readonly command: 'assign_floating_ip' | 'unassign_floating_ip';
+  /** The target server (null for unassign). */
   readonly server: number | null;
+  /** `running` until it completes, then `success` or `error`. */
   status: 'running' | 'success' | 'error';
   /** Resolves when the action ends. */
   readonly settled: Promise<void>;

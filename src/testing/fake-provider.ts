@@ -18,9 +18,11 @@ import type {
 
 /** What a provider's route handler returns. */
 export interface FakeReply {
+  /** The HTTP status to answer with. */
   status: number;
   /** JSON body; `undefined` sends no body (e.g. 204). A string is sent as `text/plain`. */
   body?: unknown;
+  /** Extra response headers. */
   headers?: Record<string, string> | undefined;
 }
 
@@ -266,7 +268,9 @@ function send(res: ServerResponse, reply: FakeReply): void {
  * same bucket with `refillMs = 1000 / limit`.
  */
 export class TokenBucket {
+  /** Requests the bucket holds when full. */
   readonly limit: number;
+  /** Time to refill one request, ms. */
   readonly refillMs: number;
   #tokens: number;
   #at = performance.now();

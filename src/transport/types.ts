@@ -45,11 +45,17 @@ export interface TransportOptions {
 
 /** Counters exposed through `ElectionNode.status().transport`. All monotonically increasing. */
 export interface TransportStats {
+  /** Frames received, every kind (handshake, keepalive, control, messages). */
   framesIn: number;
+  /** Frames sent, every kind. */
   framesOut: number;
+  /** Bytes received, frame headers and MAC tags included. */
   bytesIn: number;
+  /** Bytes sent, frame headers and MAC tags included. */
   bytesOut: number;
+  /** Inbound TCP connections accepted (before any handshake). */
   connectionsAccepted: number;
+  /** Outbound TCP connections opened to peers. */
   connectionsDialed: number;
   /** Connections closed because of a malformed, truncated, oversized or unauthenticated frame. */
   badFrames: number;
@@ -64,6 +70,7 @@ export interface TransportStats {
 export interface TcpTransportStats extends TransportStats {
   /** Protocol messages (`send` / `message`), as opposed to all frames (handshake, keepalive, control). */
   messagesIn: number;
+  /** Protocol messages sent. */
   messagesOut: number;
   /** Handshakes that succeeded (a link established, or a duplicate connection later retired). */
   handshakesCompleted: number;

@@ -332,7 +332,14 @@ export class ElasticIpAssigner implements FloatingIpAssigner {
   }
 
   /** Never shows credentials: the address and where credentials come from. */
-  toJSON(): { ip: string; region: string | undefined; credentialSource: AwsCredentialSource } {
+  toJSON(): {
+    /** The Elastic IP. */
+    ip: string;
+    /** The region, once known. */
+    region: string | undefined;
+    /** Where credentials come from (never the credentials themselves). */
+    credentialSource: AwsCredentialSource;
+  } {
     return { ip: this.ip, region: this.#region, credentialSource: this.credentialSource };
   }
 

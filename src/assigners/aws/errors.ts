@@ -34,10 +34,15 @@ export interface AwsErrorDetails {
  * `RequestLimitExceeded` and 5xx only: an authentication, permission or not-found error fails at once.
  */
 export class AwsApiError extends AssignerError {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** AWS's error code (e.g. `InvalidAllocationID.NotFound`, `RequestLimitExceeded`), when the body had one. */
   readonly awsCode: string | undefined;
+  /** AWS's own error message, when the body had one. */
   readonly apiMessage: string | undefined;
+  /** The request ID AWS sent back (for AWS support), when it sent one. */
   readonly requestId: string | undefined;
+  /** The EC2 API action that failed (`AssociateAddress`, `DescribeAddresses`, ...). */
   readonly action: string;
   constructor(details: AwsErrorDetails) {
     const code = apiErrorCode(details);
@@ -57,6 +62,7 @@ export class AwsApiError extends AssignerError {
 
 /** The request never got an HTTP answer (connection refused or dropped, per-request timeout), after retries. */
 export class AwsNetworkError extends AssignerError {
+  /** The EC2 API action that got no answer. */
   readonly action: string;
   /** True when the last attempt hit the per-request timeout. */
   readonly timedOut: boolean;
@@ -72,6 +78,7 @@ export class AwsNetworkError extends AssignerError {
 
 /** `assign()` did not finish within `assignTimeoutMs` (throttling, slow answers). */
 export class AwsDeadlineError extends AssignerError {
+  /** The deadline that passed, ms. */
   readonly timeoutMs: number;
   constructor(timeoutMs: number, doing: string) {
     super('ERR_AWS_DEADLINE', `assign did not complete within ${timeoutMs} ms (${doing})`, { retryable: true });
@@ -109,6 +116,7 @@ export class AwsCredentialsError extends AssignerError {
 
 /** An answer EC2 would not give: not XML, or missing the element the action returns. */
 export class AwsBadResponseError extends AssignerError {
+  /** The EC2 API action whose answer could not be understood. */
   readonly action: string;
   constructor(action: string, reason: string) {
     super('ERR_AWS_BAD_RESPONSE', `EC2 ${action}: unexpected reply (${reason})`, { retryable: true });

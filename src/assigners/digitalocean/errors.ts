@@ -32,11 +32,17 @@ export interface DigitalOceanErrorDetails {
  * `retryable` is true for 429 and 5xx, false for 401/403/404/422.
  */
 export class DigitalOceanApiError extends AssignerError {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** DigitalOcean's error `id` (e.g. `unprocessable_entity`), when the body had one. */
   readonly id: string | undefined;
+  /** DigitalOcean's own error message, when the body had one. */
   readonly apiMessage: string | undefined;
+  /** The request ID (body `request_id` or `x-request-id` header), for DigitalOcean support. */
   readonly requestId: string | undefined;
+  /** The HTTP method of the failed request. */
   readonly method: string;
+  /** The API path of the failed request (no token, no query). */
   readonly path: string;
   constructor(details: DigitalOceanErrorDetails, code: DigitalOceanApiErrorCode = apiErrorCode(details.status)) {
     const id = details.id === undefined ? '' : ` ${details.id}`;
@@ -63,7 +69,9 @@ export class DigitalOceanRegionError extends DigitalOceanApiError {
 
 /** The request never got an HTTP answer (connection refused or dropped, per-request timeout), after retries. */
 export class DigitalOceanNetworkError extends AssignerError {
+  /** The HTTP method of the request that got no answer. */
   readonly method: string;
+  /** The API path of that request. */
   readonly path: string;
   /** True when the last attempt hit the per-request timeout. */
   readonly timedOut: boolean;
@@ -105,6 +113,7 @@ export class DigitalOceanActionError extends AssignerError {
 
 /** `assign()` did not finish within `assignTimeoutMs` (slow action, long lock, rate limiting). */
 export class DigitalOceanDeadlineError extends AssignerError {
+  /** The deadline that passed, ms. */
   readonly timeoutMs: number;
   constructor(timeoutMs: number, doing: string) {
     super('ERR_DO_DEADLINE', `assign did not complete within ${timeoutMs} ms (${doing})`, { retryable: true });

@@ -45,11 +45,17 @@ const RETRYABLE_CODES = new Set([
  * 5xx and the codes `locked` and `conflict`; false for 401, 403, 404, 422 (e.g. `floating_ip_assigned` elsewhere).
  */
 export class HetznerApiError extends AssignerError {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** The provider's error code: the error `code` from the body (e.g. `locked`, `rate_limit_exceeded`). */
   readonly providerCode: string | undefined;
+  /** The provider's own error message, when the body had one. */
   readonly apiMessage: string | undefined;
+  /** The request ID the provider sent back (for its support), when it sent one. */
   readonly requestId: string | undefined;
+  /** The HTTP method of the failed request. */
   readonly method: string;
+  /** The API path of the failed request (no token). */
   readonly path: string;
   constructor(details: HetznerErrorDetails) {
     const code = details.providerCode === undefined ? '' : ` ${details.providerCode}`;
@@ -76,7 +82,9 @@ export class HetznerApiError extends AssignerError {
 
 /** The request never got an HTTP answer (connection refused or dropped, per-request timeout), after retries. */
 export class HetznerNetworkError extends AssignerError {
+  /** The HTTP method of the request that got no answer. */
   readonly method: string;
+  /** The API path of that request. */
   readonly path: string;
   /** True when the last attempt hit the per-request timeout. */
   readonly timedOut: boolean;
@@ -96,6 +104,7 @@ export class HetznerNetworkError extends AssignerError {
  * IP is elsewhere — typically another client moved it meanwhile.
  */
 export class HetznerActionError extends AssignerError {
+  /** The ID of the action that failed or was not confirmed. */
   readonly actionId: number;
   /** `error`: Hetzner said so (see `actionErrorCode`). `not-confirmed`: it succeeded but the IP is not here. */
   readonly outcome: 'error' | 'not-confirmed';
@@ -122,6 +131,7 @@ export class HetznerActionError extends AssignerError {
 
 /** `assign()` did not finish within `assignTimeoutMs` (slow action, long lock, rate limiting). */
 export class HetznerDeadlineError extends AssignerError {
+  /** The deadline that passed, ms. */
   readonly timeoutMs: number;
   constructor(timeoutMs: number, doing: string) {
     super('ERR_HETZNER_DEADLINE', `assign did not complete within ${timeoutMs} ms (${doing})`, { retryable: true });
@@ -131,6 +141,7 @@ export class HetznerDeadlineError extends AssignerError {
 
 /** The project has no Floating IP with the configured address (the token may belong to another project). */
 export class HetznerIpNotFoundError extends AssignerError {
+  /** The IP the account does not have. */
   readonly ip: string;
   constructor(ip: string, scanned: number) {
     super('ERR_HETZNER_IP_NOT_FOUND', `no Floating IP ${ip} among the project's ${scanned} Floating IPs`, {

@@ -30,11 +30,17 @@ export interface VultrErrorDetails {
  * `providerCode` is always undefined: Vultr errors carry only a message.
  */
 export class VultrApiError extends AssignerError {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** Always undefined: Vultr errors carry only a message (kept for the same shape as the other providers). */
   readonly providerCode: undefined;
+  /** The provider's own error message, when the body had one. */
   readonly apiMessage: string | undefined;
+  /** The request ID the provider sent back (for its support), when it sent one. */
   readonly requestId: string | undefined;
+  /** The HTTP method of the failed request. */
   readonly method: string;
+  /** The API path of the failed request (no token). */
   readonly path: string;
   constructor(details: VultrErrorDetails) {
     const text = details.apiMessage === undefined ? '' : `: ${details.apiMessage}`;
@@ -62,7 +68,9 @@ export function isAttachRace(status: number, message: string | undefined): boole
 
 /** The request never got an HTTP answer (connection refused or dropped, per-request timeout), after retries. */
 export class VultrNetworkError extends AssignerError {
+  /** The HTTP method of the request that got no answer. */
   readonly method: string;
+  /** The API path of that request. */
   readonly path: string;
   /** True when the last attempt hit the per-request timeout. */
   readonly timedOut: boolean;
@@ -96,6 +104,7 @@ export class VultrAttachError extends AssignerError {
 
 /** `assign()` did not finish within `assignTimeoutMs` (slow attach, a long detach race, rate limiting). */
 export class VultrDeadlineError extends AssignerError {
+  /** The deadline that passed, ms. */
   readonly timeoutMs: number;
   constructor(timeoutMs: number, doing: string) {
     super('ERR_VULTR_DEADLINE', `assign did not complete within ${timeoutMs} ms (${doing})`, { retryable: true });
@@ -105,6 +114,7 @@ export class VultrDeadlineError extends AssignerError {
 
 /** The account has no reserved IP with the configured address. */
 export class VultrIpNotFoundError extends AssignerError {
+  /** The IP the account does not have. */
   readonly ip: string;
   constructor(ip: string, scanned: number) {
     super('ERR_VULTR_IP_NOT_FOUND', `no reserved IP ${ip} among the account's ${scanned} reserved IPs`, {

@@ -22,6 +22,7 @@ const log = logger('etcd');
 
 /** A JSON-serialisable snapshot returned by {@link EtcdElection.status}. */
 export interface EtcdElectionStatus extends LeadershipStatus {
+  /** Always `etcd`: tells this status from an `ElectionNode` one. */
   backend: 'etcd';
   /** The election's key in etcd (`keyPrefix + name`). */
   key: string;

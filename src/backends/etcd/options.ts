@@ -25,6 +25,7 @@ export interface EtcdTlsOptions {
 
 /** etcd user/password authentication (etcd's `--user`). */
 export interface EtcdAuthOptions {
+  /** The etcd user name (with its password: etcd's own authentication). */
   username: string;
   /** A secret: never logged, echoed in errors or serialised. */
   password: string;
