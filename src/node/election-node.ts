@@ -426,7 +426,8 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
   append(data: Uint8Array | string, options?: AppendOptions): Promise<AppendResult> {
     let bytes: Uint8Array;
     if (typeof data === 'string') bytes = new TextEncoder().encode(data);
-    else if (data instanceof Uint8Array) bytes = data;
+    // A copy: the entry may be re-sent later (catch-ups), and the caller may reuse its buffer meanwhile.
+    else if (data instanceof Uint8Array) bytes = data.slice();
     else return Promise.reject(new ConfigError('data', 'expected a Uint8Array or a string'));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AppendError('aborted', 'the signal was aborted before append'));
