@@ -99,9 +99,14 @@ for (const thread of THREADS) {
         release(); // the fourth follower's store completes: 3 of 5
         assert.deepEqual(await pending, { term: leader.term, index: 1 });
         assert.deepEqual(await leader.append('again'), { term: leader.term, index: 2 });
-        assert.ok(
-          silent.every((f) => f.commits.length === 0 || f.commits.length > 0),
-          'silent nodes still follow',
+        // Nodes that never confirm still receive every entry, in order.
+        await waitFor(() => silent.every((f) => f.entries.length === 2), LIVENESS_MS, 'delivery to silent nodes');
+        assert.deepEqual(
+          silent.map((f) => f.entries.map((e) => e.index)),
+          [
+            [1, 2],
+            [1, 2],
+          ],
         );
       } finally {
         await cluster.stopAll();
