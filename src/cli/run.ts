@@ -115,6 +115,9 @@ export async function runCommand(args: string[], env: NodeJS.ProcessEnv = proces
       const cleanup = await group.attach?.(node, ctx);
       if (cleanup !== undefined) beforeStop.push(cleanup);
     }
+    // Marks where this process's life begins for readers of the event stream (the leadership-interval checker):
+    // leadership events may come before 'started', which is only reported once start() and the servers are done.
+    ctx.reporter.event('starting', { id }, 'starting');
     await node.start();
     for (const group of RUN_GROUPS) {
       const cleanup = await group.serve?.(node, ctx);

@@ -68,10 +68,19 @@ export function leadershipIntervals(history: readonly NodeProcessEvent[], kills:
     interval.end = 'killed';
     open.delete(interval.id);
   };
+  const announced = new Set<number>();
   for (const e of history) {
     const current = open.get(e.id);
     switch (e.event) {
+      // A new process of this node: a 'starting' line (before its start(), so before any leadership event of it),
+      // or, from a stream without those, its 'started' line.
+      case 'starting':
+        if (current) closeByKill(current, e.mono);
+        open.delete(e.id);
+        announced.add(e.id);
+        break;
       case 'started':
+        if (announced.delete(e.id)) break;
         if (current) closeByKill(current, e.mono);
         open.delete(e.id);
         break;

@@ -526,6 +526,8 @@ class ChaosRun {
     this.#state.set(id, 'starting');
     this.#expectedExit.delete(id);
     this.#process.restarts++;
+    this.#leading.set(id, false);
+    this.#view.delete(id);
     this.#log(`restart node ${id}`);
     this.#track(
       this.#cluster.spawn(id).then(
@@ -558,10 +560,9 @@ class ChaosRun {
   // Checks and bookkeeping
 
   #onEvent(e: NodeProcessEvent): void {
-    if (e.event === 'started') {
-      this.#leading.set(e.id, false);
-      this.#view.delete(e.id);
-    } else if (e.event === 'gainedLeadership') this.#leading.set(e.id, true);
+    // A process may report its first leaderChange/gainedLeadership before its 'started' line (start() resolves
+    // after the engine runs), so what a restarted node said before is forgotten when it is spawned, not here.
+    if (e.event === 'gainedLeadership') this.#leading.set(e.id, true);
     else if (e.event === 'lostLeadership') this.#leading.set(e.id, false);
     else if (e.event === 'leaderChange') this.#view.set(e.id, e.leaderId as number | null);
     else if (e.event === 'http' && typeof e.url === 'string') this.#urls.set(e.id, e.url);
