@@ -22,11 +22,18 @@ for (const thread of ['worker', 'main'] as const) {
 
     it('SIGKILL of the leader with appends in flight: no caller heard "committed" for an entry a majority did not store', async () => {
       await cluster.start();
-      const first = await cluster.waitFor((e) => e.event === 'gainedLeadership', BOOT_MS + LIVENESS_MS);
-      const leader = first.id;
-      // Let the pipeline run, then kill the leader in the middle of it.
-      let commits = 0;
-      await cluster.waitFor((e) => e.id === leader && e.event === 'committed' && ++commits >= 200, LIVENESS_MS);
+      // The leader is the node whose pipeline gets going: a node that led first may be preempted by a lower ID that
+      // booted later (bully order), so the first gainedLeadership is not necessarily the one to kill.
+      const commits = new Map<unknown, number>();
+      const busy = await cluster.waitFor((e) => {
+        if (e.event !== 'committed') return false;
+        const n = (commits.get(e.id) ?? 0) + 1;
+        commits.set(e.id, n);
+        return n >= 200;
+      }, BOOT_MS + LIVENESS_MS);
+      const leader = busy.id;
+      const first = cluster.history.filter((e) => e.id === leader && e.event === 'gainedLeadership').at(-1)!;
+      // Kill the leader in the middle of its pipeline.
       const killedAt = await cluster.kill(leader, 'SIGKILL');
       const next = await cluster.waitFor((e) => e.event === 'gainedLeadership' && e.id !== leader, LIVENESS_MS);
       let newCommits = 0;
@@ -70,9 +77,19 @@ for (const thread of ['worker', 'main'] as const) {
           last = { term, index };
         }
       }
-      // The new leader's entries reached the surviving follower in the new, higher term.
+      // The new leader's entries reached the surviving follower in the new, higher term. The survivor's lines come
+      // through another pipe than the new leader's, so wait for them rather than read them at once.
       const survivor = [1, 2, 3].find((id) => id !== leader && id !== next.id)!;
-      const late = stored.filter((e) => e.id === survivor && e.term === next.term);
+      const survivorStored = () =>
+        cluster.history.filter((e) => e.id === survivor && e.event === 'stored' && e.term === next.term);
+      let seen = survivorStored().length;
+      if (seen < 20) {
+        await cluster.waitFor(
+          (e) => e.id === survivor && e.event === 'stored' && e.term === next.term && ++seen >= 20,
+          LIVENESS_MS,
+        );
+      }
+      const late = survivorStored();
       assert.ok(late.length >= 20, `survivor ${survivor} stored ${late.length} entries of term ${next.term}`);
       assert.ok((next.term as number) > (first.term as number));
       // And the killed leader's data never reappears in the new term.

@@ -75,10 +75,13 @@ describe('leader-ip run --backend etcd: real processes and a real etcd', { skip:
       '--http',
       '127.0.0.1:0',
     ];
+    // The etcd backend is first-come (§13.1), so the second process starts only once the first leads: started
+    // together, either may win the key.
     const first = LineProcess.tsx('src/cli/main.ts', args(1));
-    const second = LineProcess.tsx('src/cli/main.ts', args(2));
+    let second: LineProcess | undefined;
     try {
       await first.waitForLine(/"event":"gainedLeadership"/, { timeoutMs: 60_000 });
+      second = LineProcess.tsx('src/cli/main.ts', args(2));
       const url = JSON.parse((await first.waitForLine(/^\{.*"event":"http".*\}$/, { timeoutMs: 60_000 }))[0])
         .url as string;
       const leader = await fetch(`${url}/leader`);
@@ -92,8 +95,8 @@ describe('leader-ip run --backend etcd: real processes and a real etcd', { skip:
       assert.equal((await first.exited).code, 0);
     } finally {
       first.child.kill('SIGKILL');
-      second.child.kill('SIGKILL');
-      await Promise.all([first.exited, second.exited]);
+      second?.child.kill('SIGKILL');
+      await Promise.all([first.exited, second?.exited]);
     }
   });
 });

@@ -143,6 +143,10 @@ export class JsonApiClient {
       } catch (error) {
         if (ctx.signal?.aborted) throw abortErrorOf(ctx.signal);
         const timedOut = timer.aborted;
+        // An attempt cut short by the call's own deadline is the deadline's failure, not a network one.
+        if (timedOut && ctx.deadline !== undefined && ctx.deadline.remaining() < 1) {
+          throw this.#protocol.deadlineError(ctx.deadline.timeoutMs, `${method} ${path}`);
+        }
         log('%s %s: %s (attempt %d, term %s)', method, path, timedOut ? 'timeout' : 'network error', attempt, ctx.term);
         const failure = this.#protocol.networkError(method, path, timedOut, rootCause(error));
         if (!ctx.idempotent || attempt >= this.#retry.maxAttempts) throw failure;

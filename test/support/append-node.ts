@@ -51,6 +51,12 @@ async function appendLoop(): Promise<void> {
     } catch (error) {
       print('appendFailed', { seq: mySeq, reason: error instanceof AppendError ? error.reason : String(error) });
       if (error instanceof AppendError && error.reason === 'backpressure') await new Promise((r) => setTimeout(r, 5));
+      // A rejected append settles as a microtask: looping on it would starve the event loop, so the
+      // lostLeadership that ends the loop would never be delivered. This loop ends here; the next
+      // gainedLeadership starts new ones.
+      else if (error instanceof AppendError && (error.reason === 'notLeader' || error.reason === 'leadershipLost'))
+        return;
+      else await new Promise((r) => setImmediate(r));
     }
   }
 }

@@ -48,8 +48,16 @@ export function leadershipContract(name: string, group: () => Promise<ContractGr
         const only = leaders.length === 1 ? leaders[0] : undefined;
         return only !== undefined && sources.every((s) => s.leaderId === only.id) ? only : undefined;
       };
-      await waitFor(() => settled() !== undefined, livenessMs, 'one leader seen by everyone');
-      const leader = settled()!;
+      // status() is read separately from isLeader (in worker mode, a snapshot taken at another moment), so an early
+      // leader preempted in between would disagree with itself: wait for a settled leader whose status agrees too.
+      const agreed = (): LeadershipSource | undefined => {
+        const only = settled();
+        if (only === undefined) return undefined;
+        const status = only.status();
+        return status.isLeader && status.term === only.term ? only : undefined;
+      };
+      await waitFor(() => agreed() !== undefined, livenessMs, 'one leader seen by everyone');
+      const leader = agreed()!;
       const first = log.gained.filter((g) => g.source === leader).at(-1)!;
       assert.equal(first.source, leader);
       assert.equal(first.isLeaderThen, true);
