@@ -7,7 +7,8 @@
  *   has completed the assign action and a read of the IP confirmed it;
  * - overhead of an idle cluster (bench/idle.ts): CPU per node over a bare Node process, both thread modes, 3 and 15
  *   nodes, defaults and hb 25 / lease 250, beside a plain Node TCP mesh as the floor; bytes/s and RSS per node;
- * - micro: CPU cost of 1,000 `status()` reads and of decoding frames and messages.
+ * - micro: CPU cost of 1,000 `status()` reads and of decoding frames and messages; the broadcast's commit latency
+ *   and throughput (bench/broadcast.ts).
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { decodeMessage, encodeMessage } from '../src/core/codec.ts';
 import { ElectionNode } from '../src/node/election-node.ts';
 import { FakeDigitalOcean } from '../src/testing/fake-digitalocean.ts';
 import { encodeFrame, FrameDecoder, FrameKind } from '../src/transport/frame.ts';
+import { broadcastRows, measureBroadcast } from './broadcast.ts';
 import { idleRows, measureIdle, renderIdle } from './idle.ts';
 import { runKillLoop } from './lib/failover.ts';
 import type { BenchOptions } from './lib/options.ts';
@@ -279,7 +281,10 @@ export async function runLeaderIp(opts: BenchOptions): Promise<BenchSection> {
   return {
     failover,
     overhead: overheadRows,
-    micro: await micro(),
+    micro: [
+      ...(await micro()),
+      ...broadcastRows(await measureBroadcast(opts.quick ? 500 : 2000, opts.quick ? 2000 : 5000)),
+    ],
     settings: {
       'leader-ip': `dist/cli/main.js (leader-ip run --json), ${PROFILES.map((p) => `${p.name}: heartbeat ${p.heartbeatMs} ms, lease ${p.leaseMs} ms`).join('; ')}; peer timeout 4 heartbeats; max drift 1 %; no secret`,
       'leader-ip fault timing': 'random delay before each fault, uniform over one heartbeat interval',

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type Kill, leadershipViolations } from '../src/testing/leadership-intervals.ts';
-import { type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cluster.ts';
+import type { Kill } from '../src/testing/leadership-intervals.ts';
+import { ProcessCluster } from '../src/testing/process-cluster.ts';
+import { assertSafeWhenSettled } from './support/process-safety.ts';
 
 /**
  * Real OS processes on 127.0.0.1, crashed with SIGKILL and stopped with SIGTERM. Leadership intervals come from
@@ -16,10 +17,7 @@ const LIVENESS_MS = 10_000;
  */
 const BOOT_MS = 30_000;
 
-function assertSafe(history: NodeProcessEvent[], kills: Kill[]): void {
-  const violations = leadershipViolations(history, kills);
-  assert.deepEqual(violations, [], violations.join('\n'));
-}
+const assertSafe = (cluster: ProcessCluster, kills: Kill[]) => assertSafeWhenSettled(cluster, kills, LIVENESS_MS);
 
 /**
  * The one node leading, once every process's lines are in: the old leader's `lostLeadership` travels through
@@ -56,7 +54,7 @@ for (const thread of ['worker', 'main'] as const) {
         await cluster.spawn(leader);
         await back;
       }
-      assertSafe(cluster.history, kills);
+      await assertSafe(cluster, kills);
     });
 
     it('fails over when the whole leader process is stopped (SIGSTOP), and the paused node reports it late', async () => {
@@ -74,7 +72,7 @@ for (const thread of ['worker', 'main'] as const) {
       // It noticed after resuming, and says when its leadership really ended: before node 2 began.
       assert.ok(loss.mono - Number(loss.endedMsAgo) <= gained.mono, 'the paused leader overlapped its successor');
       await back;
-      assertSafe(cluster.history, kills);
+      await assertSafe(cluster, kills);
     });
 
     it('hands over at once when the leader gets SIGTERM', async () => {
@@ -87,7 +85,7 @@ for (const thread of ['worker', 'main'] as const) {
       const gained = await next;
       // Within the lease means it did not wait for the lease to run out.
       assert.ok(gained.mono - (await lost).mono < 200, `handoff took ${gained.mono - (await lost).mono} ms`);
-      assertSafe(cluster.history, kills);
+      await assertSafe(cluster, kills);
     });
   });
 }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Kill, leadershipViolations } from '../src/testing/leadership-intervals.ts';
 import { type NodeProcessEvent, ProcessCluster } from '../src/testing/process-cluster.ts';
 import { monotonicMs } from '../src/util/monotonic.ts';
+import { assertSafeWhenSettled } from './support/process-safety.ts';
 
 /**
  * Who may lead, with real `leader-ip run` processes (issue 9): a health check that fails hands over and one that
@@ -18,15 +19,7 @@ const LIVENESS_MS = 10_000;
 /** A waiter that spans a (re)start also covers the process's boot (ProcessCluster allows 30 s for it). */
 const BOOT_MS = 30_000;
 
-/**
- * Checks the leadership intervals once every process's lines are in: the old leader's `lostLeadership` travels
- * through another pipe than the new leader's `gainedLeadership` and may arrive after it.
- */
-async function assertSafe(cluster: ProcessCluster, kills: Kill[]): Promise<void> {
-  if (cluster.currentLeader() === null) await cluster.waitFor(() => cluster.currentLeader() !== null, LIVENESS_MS);
-  const violations = leadershipViolations(cluster.history, kills);
-  assert.deepEqual(violations, [], violations.join('\n'));
-}
+const assertSafe = (cluster: ProcessCluster, kills: Kill[]) => assertSafeWhenSettled(cluster, kills, LIVENESS_MS);
 
 /** The leadership events, for an assertion's message. */
 function leadershipLog(cluster: ProcessCluster): string {
