@@ -206,7 +206,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     return code;
   } catch (error) {
     if (!(error instanceof Interrupted)) throw error;
-    view.note(`${error.signal}: stopping every node and the fake API`);
+    view.note(`${error.signal}: stopping every node${options.backend === 'etcd' ? ', etcd' : ''} and the fake API`);
     code = 130;
     return code;
   } finally {
