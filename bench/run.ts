@@ -10,6 +10,7 @@ import { parseBenchArgs, selected } from './lib/options.ts';
 import { liveChildCount, stopAll } from './lib/proc.ts';
 import { renderConsole, writeReport } from './lib/report.ts';
 import { type BenchSection, mergeSections } from './lib/types.ts';
+import { runPartitionBench } from './partition.ts';
 
 const opts = parseBenchArgs();
 const start = nowMs();
@@ -29,6 +30,17 @@ if (selected(opts, 'leader-ip')) {
 
 // ---- baselines (bench/baselines/) ----
 sections.push(await runBaselines(opts));
+
+// ---- a partition of the leader, keepalived beside leader-ip (bench/partition.ts) ----
+if (selected(opts, 'partition')) {
+  try {
+    sections.push(await runPartitionBench(opts));
+  } catch (err) {
+    const msg = `partition bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+    process.stderr.write(`${msg}\n`);
+    sections.push({ failover: [], skipped: [msg.split('\n')[0]!] });
+  }
+}
 
 const section = mergeSections(sections);
 const durationMs = nowMs() - start;

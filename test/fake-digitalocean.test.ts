@@ -155,6 +155,14 @@ describe('FakeDigitalOcean', { timeout: 10_000 }, () => {
     assertNoViolations(fake);
   });
 
+  it('listens on the address given as host (another loopback address here)', async (t) => {
+    const fake = await setup(t, { host: '127.0.0.2' });
+    assert.match(fake.url, /^http:\/\/127\.0\.0\.2:\d+$/);
+    const got = await call(fake, 'GET', `/v2/reserved_ips/${IP}`);
+    assert.equal(got.status, 200);
+    assertNoViolations(fake);
+  });
+
   it('serves the metadata service without a token', async (t) => {
     const fake = await setup(t, { metadataDropletId: 201 });
     const id = await fetch(`${fake.url}/metadata/v1/id`);

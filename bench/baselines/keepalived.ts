@@ -1,11 +1,12 @@
 /**
  * Baseline: keepalived (VRRP), the tool users would otherwise pick to move an address between machines.
  *
- * Three network namespaces (`lipb-1..3`) hang off a bridge in a fourth (`lipb-br`); their addresses (10.213.0.0/24)
- * and the virtual address exist only inside them. Each runs Debian's keepalived with `unicast_peer` (no multicast),
+ * Three network namespaces (`lipb-1..3`) hang off a bridge in a fourth (`lipb-br`; bench/lib/netns.ts); their
+ * addresses (10.213.0.0/24) and the virtual address exist only inside them. Each runs Debian's keepalived with `unicast_peer` (no multicast),
  * priorities 150 / 100 / 50, default preemption, and a notify program that appends the monotonic time and the new
  * state to a log, which the bench reads as events (`MASTER` = elected). Two settings: advert 1 s (VRRPv2, the
- * default) and VRRPv3 with 0.1 s adverts.
+ * default) and VRRPv3 with 0.1 s adverts. The partition bench (bench/partition.ts) starts its nodes with
+ * {@link startKeepalived}, its notify program then also asking a fake cloud API to move a floating IP on MASTER.
  *
  * - crash: SIGKILL to keepalived's process group (the parent and its VRRP process, as a machine crash would);
  * - graceful: SIGTERM to keepalived (it sends a priority-0 advert, so a backup takes over at once);
@@ -23,81 +24,53 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import path from 'node:path';
 import { nowMs } from '../lib/clock.ts';
 import { runKillLoop } from '../lib/failover.ts';
+import { NetnsBridge, netnsMissing, run, tryRun } from '../lib/netns.ts';
 import type { BenchOptions } from '../lib/options.ts';
 import { type Child, delay, spawnProcess } from '../lib/proc.ts';
 import type { BenchSection, FailoverResult, OverheadRow } from '../lib/types.ts';
 
 export const KEEPALIVED_INSTALL_HINT = 'apt-get install -y keepalived iproute2 perl   # and run the bench as root';
 
-const NS_PREFIX = 'lipb';
-const BRIDGE_NS = `${NS_PREFIX}-br`;
-const SUBNET = '10.213.0';
-const VIP = `${SUBNET}.100`;
 const PRIORITIES = [150, 100, 50];
 const CPUACCT = '/sys/fs/cgroup/cpuacct';
 
-interface Setting {
+/** The baseline's namespaces (the partition bench uses its own, so the two can run side by side). */
+const NET = new NetnsBridge({ prefix: 'lipb', subnet: '10.213.0', nodes: PRIORITIES.length });
+
+/** One keepalived setting: the advert interval and the VRRP version it needs. */
+export interface KeepalivedSetting {
   name: string;
   advertS: number;
   vrrpVersion: 2 | 3;
 }
 
-const SETTINGS: Setting[] = [
+/** advert 1 s (VRRPv2, keepalived's default) and 0.1 s (below 1 s needs VRRPv3). */
+export const KEEPALIVED_SETTINGS: KeepalivedSetting[] = [
   { name: 'advert 1 s (VRRPv2, default)', advertS: 1, vrrpVersion: 2 },
   { name: 'advert 0.1 s (VRRPv3)', advertS: 0.1, vrrpVersion: 3 },
 ];
 
-function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    run(cmd, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Why the baseline cannot run here, or undefined when it can. */
-function missing(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root (network namespaces need it)';
-  if (!tryRun('ip', ['netns', 'list'])) return '`ip netns` is not available';
+/** Why keepalived cannot run here, or undefined when it can. */
+export function keepalivedMissing(): string | undefined {
+  const why = netnsMissing();
+  if (why) return why;
   if (!existsSync('/usr/sbin/keepalived')) return 'keepalived is not installed';
   if (!tryRun('perl', ['-MTime::HiRes=clock_gettime,CLOCK_MONOTONIC', '-e', '1'])) return 'perl is missing';
   return undefined;
 }
 
-function removeNetwork(): void {
-  for (const ns of [BRIDGE_NS, ...PRIORITIES.map((_, i) => `${NS_PREFIX}-${i + 1}`)]) {
-    tryRun('ip', ['netns', 'del', ns]);
-  }
+/** The virtual address: the bridge's subnet, .100. */
+function vip(net: NetnsBridge): string {
+  return `${net.subnet}.100`;
 }
 
-function createNetwork(): void {
-  removeNetwork();
-  run('ip', ['netns', 'add', BRIDGE_NS]);
-  run('ip', ['-n', BRIDGE_NS, 'link', 'add', 'br0', 'type', 'bridge']);
-  run('ip', ['-n', BRIDGE_NS, 'link', 'set', 'br0', 'up']);
-  for (let i = 1; i <= PRIORITIES.length; i++) {
-    const ns = `${NS_PREFIX}-${i}`;
-    run('ip', ['netns', 'add', ns]);
-    run('ip', ['-n', BRIDGE_NS, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    run('ip', ['-n', BRIDGE_NS, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
-    run('ip', ['-n', ns, 'addr', 'add', `${SUBNET}.${i}/24`, 'dev', 'eth0']);
-    run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-}
-
-function config(id: number, setting: Setting, script: string): string {
+function config(net: NetnsBridge, id: number, setting: KeepalivedSetting, script: string): string {
   const peers = PRIORITIES.map((_, i) => i + 1)
     .filter((p) => p !== id)
-    .map((p) => `    ${SUBNET}.${p}`)
+    .map((p) => `    ${net.address(p)}`)
     .join('\n');
   return `global_defs {
-  router_id ${NS_PREFIX}${id}
+  router_id ${net.prefix}${id}
   enable_script_security
   script_user root
   vrrp_version ${setting.vrrpVersion}
@@ -108,33 +81,63 @@ vrrp_instance VI_1 {
   virtual_router_id 51
   priority ${PRIORITIES[id - 1]}
   advert_int ${setting.advertS}
-  unicast_src_ip ${SUBNET}.${id}
+  unicast_src_ip ${net.address(id)}
   unicast_peer {
 ${peers}
   }
   virtual_ipaddress {
-    ${VIP}/24
+    ${vip(net)}/24
   }
   notify ${script}
 }
 `;
 }
 
-/** The notify program: appends `<monotonic ms> <state>` to the node's log (keepalived passes the state as $3). */
-function notifyScript(log: string): string {
+/**
+ * What a cloud notify script does on MASTER: ask the provider's API to move the floating IP here. Pointed at a fake
+ * DigitalOcean API (the partition bench), so that the calls are counted and who holds the IP can be read back.
+ */
+export interface NotifyAssign {
+  /** API base URL, reachable from inside the namespaces. */
+  apiUrl: string;
+  /** Bearer token of the fake (not a secret). */
+  token: string;
+  ip: string;
+  /** Droplet ID of node `id`. */
+  dropletId: (id: number) => number;
+}
+
+/**
+ * The notify program: appends `<monotonic ms> <state>` to the node's log (keepalived passes the state as $3); with
+ * `assign`, then asks the API to move the IP here on MASTER, as a cloud notify script would (one call, no retry or
+ * confirmation: what such scripts usually do).
+ */
+function notifyScript(log: string, assign: { url: string; token: string; body: string } | undefined): string {
+  const call = assign
+    ? `if ($ARGV[2] eq 'MASTER') {
+  require HTTP::Tiny;
+  HTTP::Tiny->new(timeout => 5)->post('${assign.url}', {
+    headers => { 'Authorization' => 'Bearer ${assign.token}', 'Content-Type' => 'application/json' },
+    content => '${assign.body}',
+  });
+}
+`
+    : '';
   return `#!/usr/bin/perl
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
 my $t = clock_gettime(CLOCK_MONOTONIC) * 1000;
 open(my $f, '>>', '${log}') or exit 1;
 printf $f "%.3f %s\\n", $t, $ARGV[2];
 close $f;
-`;
+${call}`;
 }
 
 /** Starts so far in this run, for unique file names. */
 let starts = 0;
 
-interface Node {
+/** A running keepalived node. */
+export interface KeepalivedNode {
+  /** keepalived's process; besides the failover loop's events it gets `{event: 'state', state}` per notify call. */
   child: Child;
   logPath: string;
   cgroup: string | undefined;
@@ -157,6 +160,7 @@ function follow(child: Child, logPath: string, index: number): void {
       const [t, state] = line.split(' ');
       if (!state) continue;
       const at = Number(t);
+      child.inject({ event: 'state', t: at, state });
       if (state === 'MASTER') {
         wasMaster = true;
         child.inject({ event: 'elected', t: at });
@@ -173,26 +177,43 @@ function follow(child: Child, logPath: string, index: number): void {
   child.onExit(() => clearInterval(timer));
 }
 
-function startNode(dir: string, setting: Setting, index: number, generation: number, verbose: boolean): Node {
+/** Where and how to start one keepalived node. */
+export interface KeepalivedStart {
+  net: NetnsBridge;
+  /** Directory for configs, notify programs and logs: not world-writable (keepalived's script security). */
+  dir: string;
+  setting: KeepalivedSetting;
+  /** 0-based: node `index + 1`, priority PRIORITIES[index]. */
+  index: number;
+  generation: number;
+  verbose: boolean;
+  assign?: NotifyAssign;
+}
+
+/** Start keepalived in node `index + 1`'s namespace, in its own cpuacct cgroup when there is one. */
+export function startKeepalived(start: KeepalivedStart): KeepalivedNode {
+  const { net, dir, setting, index, generation } = start;
   const id = index + 1;
   // Fresh files for every start: a log left by an earlier start would replay its old states as new events.
   const base = path.join(dir, `node${id}-${generation}-${++starts}`);
   const logPath = `${base}.log`;
   const script = `${base}-notify.pl`;
-  writeFileSync(script, notifyScript(logPath));
+  const assign = start.assign && {
+    url: `${start.assign.apiUrl}/v2/reserved_ips/${start.assign.ip}/actions`,
+    token: start.assign.token,
+    body: JSON.stringify({ type: 'assign', droplet_id: start.assign.dropletId(id) }),
+  };
+  writeFileSync(script, notifyScript(logPath, assign));
   chmodSync(script, 0o755);
-  writeFileSync(`${base}.conf`, config(id, setting, script));
-  let cgroup: string | undefined = path.join(CPUACCT, `${NS_PREFIX}-${process.pid}-${starts}`);
+  writeFileSync(`${base}.conf`, config(net, id, setting, script));
+  let cgroup: string | undefined = path.join(CPUACCT, `${net.prefix}-${process.pid}-${starts}`);
   try {
     mkdirSync(cgroup);
   } catch {
     cgroup = undefined;
   }
   const keepalived = [
-    'ip',
-    'netns',
-    'exec',
-    `${NS_PREFIX}-${id}`,
+    ...net.exec(id),
     'keepalived',
     '--dont-fork',
     '--log-console',
@@ -208,15 +229,26 @@ function startNode(dir: string, setting: Setting, index: number, generation: num
   const join = cgroup ? `echo $$ > ${cgroup}/cgroup.procs 2>/dev/null; ` : '';
   const child = spawnProcess('sh', ['-c', `${join}exec "$@"`, 'sh', ...keepalived], {
     name: `keepalived ${id}.${generation}`,
-    echo: verbose,
+    echo: start.verbose,
     processGroup: true,
   });
   follow(child, logPath, index);
   return { child, logPath, cgroup };
 }
 
+/**
+ * A fresh directory for keepalived's files under /run: keepalived refuses notify programs in or under a
+ * world-writable directory such as /tmp. The caller removes it.
+ */
+export function keepalivedWorkDir(name: string): string {
+  mkdirSync('/run/leader-ip-bench', { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(`/run/leader-ip-bench/${name}-`);
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
 /** CPU time of a node so far, ms: its cgroup's usage, or /proc ticks of its processes. */
-function cpuMs(node: Node): number {
+function cpuMs(node: KeepalivedNode): number {
   if (node.cgroup) {
     try {
       return Number(readFileSync(path.join(node.cgroup, 'cpuacct.usage'), 'utf8')) / 1e6;
@@ -248,7 +280,7 @@ function childrenOf(pid: number): number[] {
 }
 
 /** Resident memory of a node's processes (keepalived and its VRRP process), MiB. */
-function rssMiB(node: Node): number {
+function rssMiB(node: KeepalivedNode): number {
   const pid = node.child.pid;
   if (pid === undefined) return 0;
   let kb = 0;
@@ -262,23 +294,21 @@ function rssMiB(node: Node): number {
   return kb / 1024;
 }
 
-function txBytes(id: number): number {
-  return Number(run('ip', ['netns', 'exec', `${NS_PREFIX}-${id}`, 'cat', '/sys/class/net/eth0/statistics/tx_bytes']));
-}
-
-async function idle(dir: string, setting: Setting, opts: BenchOptions): Promise<OverheadRow[]> {
-  const nodes = PRIORITIES.map((_, i) => startNode(dir, setting, i, 1000, opts.verbose));
+async function idle(dir: string, setting: KeepalivedSetting, opts: BenchOptions): Promise<OverheadRow[]> {
+  const nodes = PRIORITIES.map((_, index) =>
+    startKeepalived({ net: NET, dir, setting, index, generation: 1000, verbose: opts.verbose }),
+  );
   try {
     await nodes[0]!.child.waitForEvent('elected', 30_000);
     await delay(Math.max(3000, 5000 * setting.advertS));
     const windowMs = opts.quick ? 10_000 : 30_000;
     const cpu0 = nodes.map(cpuMs);
-    const tx0 = nodes.map((_, i) => txBytes(i + 1));
+    const tx0 = nodes.map((_, i) => NET.txBytes(i + 1));
     const t0 = nowMs();
     await delay(windowMs);
     const seconds = (nowMs() - t0) / 1000;
     const cpu = nodes.map((n, i) => (cpuMs(n) - cpu0[i]!) / 10 / seconds);
-    const tx = nodes.map((_, i) => (txBytes(i + 1) - tx0[i]!) / seconds);
+    const tx = nodes.map((_, i) => (NET.txBytes(i + 1) - tx0[i]!) / seconds);
     const resolution = nodes.every((n) => n.cgroup) ? 'cpuacct cgroup' : '/proc clock ticks (10 ms resolution)';
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     return [
@@ -314,22 +344,20 @@ function tryRemoveCgroup(cgroup: string): void {
 }
 
 export async function runKeepalivedBaseline(opts: BenchOptions): Promise<BenchSection> {
-  const why = missing();
+  const why = keepalivedMissing();
   if (why) {
     const msg = `keepalived baseline skipped: ${why} (to enable: ${KEEPALIVED_INSTALL_HINT})`;
     process.stderr.write(`${msg}\n`);
     return { failover: [], skipped: [msg] };
   }
   const version = run('keepalived', ['--version']).split('\n')[0] || 'keepalived';
-  mkdirSync('/run/leader-ip-bench', { recursive: true, mode: 0o755 });
-  const dir = mkdtempSync('/run/leader-ip-bench/keepalived-');
-  chmodSync(dir, 0o755);
+  const dir = keepalivedWorkDir('keepalived');
   const failover: FailoverResult[] = [];
   const overhead: OverheadRow[] = [];
-  const nodes: Node[] = [];
-  createNetwork();
+  const nodes: KeepalivedNode[] = [];
+  NET.create();
   try {
-    for (const setting of SETTINGS) {
+    for (const setting of KEEPALIVED_SETTINGS) {
       // keepalived's failovers take seconds at the default advert: fewer faults keep the bench's run time sane.
       const kills = Math.min(opts.kills, setting.advertS >= 1 ? 12 : 30);
       for (const scenario of ['crash', 'graceful'] as const) {
@@ -341,7 +369,7 @@ export async function runKeepalivedBaseline(opts: BenchOptions): Promise<BenchSe
           kills,
           signal: scenario === 'crash' ? 'SIGKILL' : 'SIGTERM',
           spawn: (index, generation) => {
-            const node = startNode(dir, setting, index, generation, opts.verbose);
+            const node = startKeepalived({ net: NET, dir, setting, index, generation, verbose: opts.verbose });
             nodes.push(node);
             return node.child;
           },
@@ -366,14 +394,14 @@ export async function runKeepalivedBaseline(opts: BenchOptions): Promise<BenchSe
       overhead.push(...(await idle(dir, setting, opts)));
     }
   } finally {
-    removeNetwork();
+    NET.remove();
     rmSync(dir, { recursive: true, force: true });
   }
   return {
     failover,
     overhead,
     settings: {
-      keepalived: `${version.trim()}; 3 network namespaces on a bridge (${SUBNET}.0/24, only inside them), unicast_peer, priorities ${PRIORITIES.join('/')}, preemption on; crash = SIGKILL of its process group, graceful = SIGTERM; elected = the notify program's MASTER line (perl, CLOCK_MONOTONIC)`,
+      keepalived: `${version.trim()}; 3 network namespaces on a bridge (${NET.subnet}.0/24, only inside them), unicast_peer, priorities ${PRIORITIES.join('/')}, preemption on; crash = SIGKILL of its process group, graceful = SIGTERM; elected = the notify program's MASTER line (perl, CLOCK_MONOTONIC)`,
     },
   };
 }

@@ -7,7 +7,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Contender counts for the baselines (leader-ip picks its own: 3 and 5 nodes). */
   baselineNodes: number[];
-  /** Systems to run (`leader-ip`, `etcd`, `etcd-backend`, `postgres`, `keepalived`); empty = all. */
+  /** Systems to run (`leader-ip`, `etcd`, `etcd-backend`, `postgres`, `keepalived`, `partition`); empty = all. */
   only: string[];
   /** Copy every child's output to stderr. */
   verbose: boolean;
@@ -17,6 +17,8 @@ export interface BenchOptions {
   etcdTunedTtl: number;
   /** PostgreSQL: poll intervals to measure, ms. */
   pgPollMs: number[];
+  /** Partition bench: trials per system, setting and kind of partition. */
+  partitionTrials: number;
   /** Write docs/benchmarks.md and the SVG chart (bench/run.ts only). */
   write: boolean;
   /** Also dump the raw results as JSON to this path. */
@@ -27,7 +29,8 @@ export const USAGE = `Options:
   --kills N          faults per configuration and scenario (default 50; 5 with --quick)
   --quick            smoke run: 5 faults per configuration
   --nodes 3,5        contender counts for the baselines (default 3)
-  --only a,b         run only these systems: leader-ip, etcd, etcd-backend, postgres, keepalived
+  --only a,b         run only these: leader-ip, etcd, etcd-backend, postgres, keepalived, partition
+  --partition-trials N  partition bench: trials per setting and kind of partition (default 5; 2 with --quick)
   --etcd-ttl S       etcd tuned lease TTL in seconds (default 1)
   --pg-poll A,B      PostgreSQL poll intervals in ms (default 100,20)
   --budget-min M     time budget of one configuration loop, minutes (default 15)
@@ -61,6 +64,7 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
       'etcd-ttl': { type: 'string' },
       'pg-poll': { type: 'string' },
       'budget-min': { type: 'string' },
+      'partition-trials': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'string' },
       verbose: { type: 'boolean', default: false },
@@ -82,6 +86,11 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     budgetMs: (values['budget-min'] ? positive(values['budget-min'], '--budget-min') : 15) * 60_000,
     etcdTunedTtl: values['etcd-ttl'] ? Math.round(positive(values['etcd-ttl'], '--etcd-ttl')) : 1,
     pgPollMs: values['pg-poll'] ? numberList(values['pg-poll'], '--pg-poll') : [100, 20],
+    partitionTrials: values['partition-trials']
+      ? Math.round(positive(values['partition-trials'], '--partition-trials'))
+      : quick
+        ? 2
+        : 5,
     write: !(values['no-write'] ?? false),
     ...(values.json ? { json: values.json } : {}),
   };

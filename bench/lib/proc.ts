@@ -73,6 +73,7 @@ const TAIL_LINES = 40;
 
 const liveChildren = new Set<Child>();
 const tempDirs = new Set<string>();
+const cleanups = new Set<() => void>();
 let handlersInstalled = false;
 
 function cleanupSync(): void {
@@ -84,6 +85,15 @@ function cleanupSync(): void {
     }
   }
   liveChildren.clear();
+  // After the kills: a network namespace is only gone once no process runs in it.
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // Best effort: the next run removes leftovers before it starts.
+    }
+  }
+  cleanups.clear();
   for (const dir of tempDirs) {
     try {
       rmSync(dir, { recursive: true, force: true });
@@ -420,6 +430,18 @@ export function makeTempDir(prefix: string): string {
 export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Run `fn` (synchronous) if the bench exits, is interrupted or dies of an uncaught error before the returned
+ * function is called: for state outside temp dirs and children, such as network namespaces and firewall rules.
+ */
+export function registerCleanup(fn: () => void): () => void {
+  installHandlers();
+  cleanups.add(fn);
+  return () => {
+    cleanups.delete(fn);
+  };
 }
 
 /** Stop every child still registered (normal end of a bench phase). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from './proc.ts';
 import { formatMs, type Summary, summarize } from './stats.ts';
 import { renderFailoverSvg } from './svg-chart.ts';
-import type { BenchSection, FailoverResult, MicroRow, OverheadRow } from './types.ts';
+import type { BenchSection, FailoverResult, MicroRow, OverheadRow, PartitionResult } from './types.ts';
 
 export const BEGIN_MARKER =
   '<!-- BEGIN GENERATED BENCH RESULTS: `npm run bench` rewrites everything up to the END marker -->';
@@ -142,6 +142,67 @@ function overheadRows(rows: readonly OverheadRow[]): Row[] {
   }));
 }
 
+const PARTITION_HEADERS = [
+  'System',
+  'Config',
+  'Partition',
+  'n',
+  'two leaders p50',
+  'two leaders max',
+  'no leader p50',
+  'leading at the heal',
+  'after: leader / IP on',
+  'assign calls p50 (max)',
+  'notify calls p50 (max)',
+];
+
+/** How often each value occurs, most frequent first: `1+2 ×4, 2 ×1`. */
+function tally(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([v, n]) => `${v} ×${n}`)
+    .join(', ');
+}
+
+function nodeName(id: number | null): string {
+  return id === null ? 'none' : String(id);
+}
+
+function medianAndMax(values: readonly number[]): string {
+  const s = summarize(values);
+  return s ? `${s.p50} (${s.max})` : '–';
+}
+
+function partitionRows(results: readonly PartitionResult[]): Row[] {
+  return results.map((r) => {
+    const s = summarize(r.trials.map((t) => t.twoLeadersMs));
+    const notify = r.trials.flatMap((t) => (t.notifyCalls === undefined ? [] : [t.notifyCalls]));
+    return {
+      cells: [
+        r.system,
+        r.config,
+        `${r.mode} ${r.partitionMs / 1000} s`,
+        String(r.trials.length),
+        s ? formatMs(s.p50) : '–',
+        s ? formatMs(s.max) : '–',
+        formatMs(summarize(r.trials.map((t) => t.noLeaderMs))?.p50 ?? Number.NaN),
+        tally(r.trials.map((t) => (t.leadersAtHeal.length ? t.leadersAtHeal.join('+') : 'none'))),
+        tally(r.trials.map((t) => `${nodeName(t.leaderAfter)} / ${nodeName(t.holderAfter)}`)),
+        medianAndMax(r.trials.map((t) => t.assignCalls)),
+        notify.length ? medianAndMax(notify) : '–',
+      ],
+    };
+  });
+}
+
+function partitionNotes(results: readonly PartitionResult[]): string[] {
+  return results.flatMap((r) =>
+    r.trials.flatMap((t, i) => (t.note ? [`${r.system} ${r.config} ${r.mode} trial ${i + 1}: ${t.note}`] : [])),
+  );
+}
+
 const MICRO_HEADERS = ['Measurement', 'Value', 'Unit', 'Note'];
 function microRows(rows: readonly MicroRow[]): Row[] {
   return rows.map((r) => ({ cells: [r.name, String(+r.value.toPrecision(4)), r.unit, r.note ?? ''] }));
@@ -157,6 +218,15 @@ export function renderConsole(section: BenchSection): string {
       .filter((r) => r.note)
       .map((r) => `  ${r.system} ${r.config} ${r.scenario}: ${r.note}`);
     if (notes.length) out.push(`Notes:\n${notes.join('\n')}`);
+  }
+  if (section.partition?.length) {
+    out.push(
+      '',
+      "Partition of the leader (ms; nodes by ID, node 1 led before; IP = the fake cloud API's holder)",
+      textTable(PARTITION_HEADERS, partitionRows(section.partition), 3),
+    );
+    const notes = partitionNotes(section.partition);
+    if (notes.length) out.push(`Notes:\n${notes.map((n) => `  ${n}`).join('\n')}`);
   }
   if (section.overhead?.length) {
     out.push('', 'Idle overhead', textTable(OVERHEAD_HEADERS, overheadRows(section.overhead), 2));
@@ -201,6 +271,22 @@ export function renderMarkdownSection(input: ReportInput, svgFileName = path.bas
     lines.push('No failover measurement in this run.', '');
   }
 
+  if (section.partition?.length) {
+    lines.push(
+      '### Partition of the leader',
+      '',
+      'Node 1 leads; its namespace then drops everything on its interface (symmetric), or only what it receives ' +
+        '(inbound) or sends (outbound), except traffic with the fake cloud API, for the time given; then the rules ' +
+        'go. *Two leaders*: time during which two or more nodes led at once (ms, from leadership events on the ' +
+        'shared monotonic clock); *no leader*: time during which none did. *After*: the leader the cluster settled on after the heal, and the node the fake ' +
+        "API's floating IP was on then. Calls are per trial, from the partition to the end of the observation.",
+      '',
+      mdTable(PARTITION_HEADERS, partitionRows(section.partition), 3),
+      '',
+      ...partitionNotes(section.partition).map((n) => `- ${n}`),
+      '',
+    );
+  }
   if (section.overhead?.length) {
     lines.push('### Idle overhead', '', mdTable(OVERHEAD_HEADERS, overheadRows(section.overhead), 2), '');
   }

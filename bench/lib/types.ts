@@ -45,9 +45,41 @@ export interface MicroRow {
   note?: string;
 }
 
+/** One trial of a partition of the leader (bench/partition.ts); times in ms on the shared clock. */
+export interface PartitionTrial {
+  /** Time during which two or more nodes led at once, from the partition to the end of the observation. */
+  twoLeadersMs: number;
+  /** Time during which nobody led, over the same time (the price of never having two). */
+  noLeaderMs: number;
+  /** The nodes leading when the partition was lifted. */
+  leadersAtHeal: number[];
+  /** The one leader the cluster settled on after the heal (null: it did not settle within the timeout). */
+  leaderAfter: number | null;
+  /** The node the fake cloud API had the floating IP on once the cluster had settled (null: nobody). */
+  holderAfter: number | null;
+  /** Assign requests received by the fake API from the partition to the end of the observation, all nodes. */
+  assignCalls: number;
+  /** keepalived: notify program runs (every state change, MASTER or not) over the same time. */
+  notifyCalls?: number;
+  /** Something the trial found, e.g. a safety violation (leader-ip) or the harness putting the IP back. */
+  note?: string;
+}
+
+/** One system × setting × kind of partition, with its trials. */
+export interface PartitionResult {
+  system: string;
+  config: string;
+  /** What the leader's namespace drops: everything, what it receives, or what it sends. */
+  mode: 'symmetric' | 'inbound' | 'outbound';
+  partitionMs: number;
+  trials: PartitionTrial[];
+}
+
 /** What one producer (leader-ip, a baseline) hands to the report. */
 export interface BenchSection {
   failover: FailoverResult[];
+  /** Two leaders during a partition of the leader, side by side (bench/partition.ts). */
+  partition?: PartitionResult[];
   overhead?: OverheadRow[];
   micro?: MicroRow[];
   /** Settings worth recording in the report, e.g. `etcd: /usr/bin/etcd 3.4.23, --election-timeout 500`. */
@@ -59,9 +91,18 @@ export interface BenchSection {
 
 /** Merge sections in order. */
 export function mergeSections(sections: readonly BenchSection[]): Required<BenchSection> {
-  const out: Required<BenchSection> = { failover: [], overhead: [], micro: [], settings: {}, skipped: [], notes: [] };
+  const out: Required<BenchSection> = {
+    failover: [],
+    partition: [],
+    overhead: [],
+    micro: [],
+    settings: {},
+    skipped: [],
+    notes: [],
+  };
   for (const s of sections) {
     out.failover.push(...s.failover);
+    out.partition.push(...(s.partition ?? []));
     out.overhead.push(...(s.overhead ?? []));
     out.micro.push(...(s.micro ?? []));
     Object.assign(out.settings, s.settings ?? {});

@@ -101,6 +101,11 @@ export interface FakeDigitalOceanOptions {
   validateRequest?: FakeRequestValidator | undefined;
   /** Checks every API response before it is sent; a problem is recorded in `violations`. Default: none. */
   validateResponse?: FakeResponseValidator | undefined;
+  /**
+   * Address to listen on. Default `127.0.0.1`. Give only an address of this machine, e.g. one that exists only
+   * inside a network namespace the test created (the partition bench serves its nodes' namespaces from their bridge).
+   */
+  host?: string | undefined;
 }
 
 /** A scripted failure for the next matching request(s), see {@link FakeDigitalOcean.inject}. */
@@ -232,21 +237,22 @@ export class FakeDigitalOcean {
     }
   }
 
-  /** Starts a fake on 127.0.0.1 and a free port. */
+  /** Starts a fake on 127.0.0.1 (or `options.host`) and a free port. */
   static async start(options: FakeDigitalOceanOptions = {}): Promise<FakeDigitalOcean> {
+    const host = options.host ?? '127.0.0.1';
     let fake: FakeDigitalOcean | undefined;
     const server = createServer((req, res) => {
       if (fake !== undefined) fake.#handle(req, res);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(0, host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     const { port } = server.address() as AddressInfo;
-    fake = new FakeDigitalOcean(server, `http://127.0.0.1:${port}`, options);
+    fake = new FakeDigitalOcean(server, `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`, options);
     return fake;
   }
 
