@@ -67,6 +67,7 @@ export {
   type FakeHetznerOptions,
 } from './testing/fake-hetzner.ts';
 export {
+  FakeHttpServer,
   FakeProviderServer,
   type FakeReply,
   type FakeValidationOptions,
