@@ -20,11 +20,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { EtcdElection } from '../src/etcd.ts';
+import { etcdBinary, startEtcdCluster } from '../src/testing/etcd-cluster.ts';
 import { monotonicMs } from '../src/util/monotonic.ts';
 import { ChaosProxy } from '../test/chaos/proxy.ts';
-import { ETCD_INSTALL_HINT, findEtcd, startEtcd } from './baselines/etcd.ts';
+import { ETCD_INSTALL_HINT } from './baselines/etcd.ts';
 import type { BenchOptions } from './lib/options.ts';
-import { removeTempDir } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 import type { BenchSection, FailoverResult } from './lib/types.ts';
 
@@ -132,13 +132,10 @@ const IMPLS = [
 ] as const;
 
 /** Runs `rounds` handoff and cut-off rounds per implementation on one fresh single-member etcd. */
-async function measure(
-  bin: string,
-  rounds: number,
-  verbose: boolean,
-): Promise<{ version: string; results: ImplSamples[] }> {
-  const server = await startEtcd(bin, verbose);
-  const port = Number(new URL(server.endpoint).port);
+async function measure(rounds: number): Promise<{ version: string; results: ImplSamples[] }> {
+  // A raft election timeout of 500 ms lets etcd grant TTLs from 1 s (its minimum is 1.5 × the timeout).
+  const server = await startEtcdCluster(1, { electionTimeoutMs: 500 });
+  const port = server.members[0]!.clientPort;
   const results: ImplSamples[] = [];
   try {
     for (const [label, impl] of IMPLS) {
@@ -154,8 +151,7 @@ async function measure(
       results.push(r);
     }
   } finally {
-    await server.child.stop('SIGTERM', 10_000);
-    removeTempDir(server.dataDir);
+    await server.stop();
   }
   return { version: server.version, results };
 }
@@ -176,13 +172,12 @@ export const ETCD_BACKEND_SKIPPED = `etcd-backend skipped: install etcd-server (
  * (each cut-off round waits out a lease; 20 give stable percentiles in a few minutes).
  */
 export async function runEtcdBackendBench(opts: BenchOptions): Promise<BenchSection> {
-  const bin = findEtcd();
-  if (bin === undefined) {
+  if (etcdBinary() === undefined) {
     process.stderr.write(`${ETCD_BACKEND_SKIPPED}\n`);
     return { failover: [], skipped: [ETCD_BACKEND_SKIPPED] };
   }
   const rounds = Math.min(opts.kills, 20);
-  const { version, results } = await measure(bin, rounds, opts.verbose);
+  const { version, results } = await measure(rounds);
   const failover: FailoverResult[] = [];
   for (const r of results) {
     const system = r.label.startsWith('leader-ip') ? 'etcd-backend' : 'etcd3-election';
@@ -212,9 +207,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { rounds: { type: 'string' }, ttl: { type: 'string' } } });
   const rounds = Number(values.rounds ?? 5);
   TTL_S = Number(values.ttl ?? 2);
-  const bin = findEtcd();
-  if (bin === undefined) throw new Error(`etcd not found: ${ETCD_INSTALL_HINT}`);
-  const { version, results } = await measure(bin, rounds, false);
+  if (etcdBinary() === undefined) throw new Error(`etcd not found: ${ETCD_INSTALL_HINT}`);
+  const { version, results } = await measure(rounds);
   process.stdout.write(
     `etcd ${version}, single member, TTL ${TTL_S} s, ${rounds} rounds each (ms)\n` +
       '| implementation | graceful handoff | cut-off leader: successor elected after | cut-off leader believed past the successor |\n' +

@@ -1,6 +1,7 @@
 /**
  * `leader-ip/testing`: test doubles for code that uses leader-ip — a mock floating-IP assigner, fake provider API
- * servers, and the assigner conformance suite. None talks to a cloud; none loads `ky`.
+ * servers, the assigner conformance suite, clusters of real `leader-ip run` processes and a real local etcd
+ * (`startEtcdCluster`, for the etcd backend). None talks to a cloud; none loads `ky`.
  * @module
  */
 
@@ -24,6 +25,16 @@ export {
   type ConformanceIt,
   describeAssignerConformance,
 } from './testing/conformance.ts';
+export {
+  ETCD_INSTALL_HINT,
+  type EtcdCluster,
+  type EtcdClusterOptions,
+  type EtcdMember,
+  etcdBinary,
+  etcdMissingMessage,
+  etcdSkip,
+  startEtcdCluster,
+} from './testing/etcd-cluster.ts';
 export {
   type FakeAction,
   FakeDigitalOcean,
@@ -56,6 +67,7 @@ export {
   type FakeHetznerOptions,
 } from './testing/fake-hetzner.ts';
 export {
+  FakeHttpServer,
   FakeProviderServer,
   type FakeReply,
   type FakeValidationOptions,

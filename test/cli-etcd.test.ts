@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { UsageError } from '../src/cli/flag-table.ts';
 import { runCommand } from '../src/cli/run.ts';
-import { type EtcdCluster, etcdSkip, startEtcdCluster } from './support/etcd-cluster.ts';
+import { type EtcdCluster, etcdSkip, startEtcdCluster } from '../src/testing.ts';
 import { LineProcess } from './support/line-process.ts';
 
 /** `leader-ip run --backend etcd`: flag checks before any I/O, then real processes electing through real etcd. */

@@ -3,10 +3,17 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.ts';
 import { EtcdElection, type EtcdElectionOptions } from '../src/etcd.ts';
 import type { LeadershipSource } from '../src/leadership/leadership-source.ts';
-import { type LeadershipInterval, overlaps, termRegressions } from '../src/testing.ts';
+import {
+  type EtcdCluster,
+  etcdBinary,
+  etcdSkip,
+  type LeadershipInterval,
+  overlaps,
+  startEtcdCluster,
+  termRegressions,
+} from '../src/testing.ts';
 import { monotonicMs } from '../src/util/monotonic.ts';
 import { ChaosProxy } from './chaos/proxy.ts';
-import { type EtcdCluster, etcdBinary, etcdSkip, startEtcdCluster } from './support/etcd-cluster.ts';
 import { leadershipContract } from './support/leadership-contract.ts';
 import { waitFor } from './support/wait.ts';
 

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Kill, leadershipViolations, type NodeProcessEvent, ProcessCluster } from '../src/testing.ts';
-import { type EtcdCluster, etcdSkip, startEtcdCluster } from './support/etcd-cluster.ts';
+import {
+  type EtcdCluster,
+  etcdSkip,
+  type Kill,
+  leadershipViolations,
+  type NodeProcessEvent,
+  ProcessCluster,
+  startEtcdCluster,
+} from '../src/testing.ts';
 
 // Real OS processes on the etcd backend: crash (SIGKILL), pause (SIGSTOP) and graceful stop (SIGTERM) of the leader,
 // with the same leadership-interval checker as the built-in protocol's process tests.

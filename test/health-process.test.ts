@@ -24,8 +24,8 @@ const assertSafe = (cluster: ProcessCluster, kills: Kill[]) => assertSafeWhenSet
 /** The leadership events, for an assertion's message. */
 function leadershipLog(cluster: ProcessCluster): string {
   return cluster.history
-    .filter((e) => e.event === 'gainedLeadership' || e.event === 'lostLeadership' || e.event === 'started')
-    .map((e) => `${e.mono.toFixed(0)} node ${e.id} ${e.event} ${e.reason ?? ''}`)
+    .filter((e) => ['gainedLeadership', 'lostLeadership', 'started', 'healthChange'].includes(e.event))
+    .map((e) => `${e.mono.toFixed(0)} node ${e.id} ${e.event} ${e.term ?? ''} ${e.reason ?? e.healthy ?? ''}`)
     .join('\n');
 }
 
@@ -122,10 +122,22 @@ describe('health gating with real processes', () => {
     const quietFrom = cluster.history.length;
     // An absence: several check intervals and leases pass without anyone leading (nothing to wait on but time).
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.deepEqual(
-      cluster.history.slice(quietFrom).filter((e) => e.event === 'gainedLeadership'),
-      [],
-    );
+    // The check's verdict reaches the election (on its worker thread) a thread hop after the 'healthChange' line:
+    // a campaign already under way may still win, and the node then steps down at once ('unhealthy'). That is the
+    // only leadership allowed here, once per node; an unhealthy node that knows it never campaigns.
+    const quiet = cluster.history.slice(quietFrom);
+    const log = `${leadershipLog(cluster)}\nquiet from ${cluster.history[quietFrom]?.mono}`;
+    const gains = quiet.filter((e) => e.event === 'gainedLeadership');
+    for (const gain of gains) {
+      assert.ok(
+        quiet.some(
+          (e) => e.event === 'lostLeadership' && e.id === gain.id && e.term === gain.term && e.reason === 'unhealthy',
+        ),
+        `node ${gain.id} led term ${gain.term} while unhealthy\n${log}`,
+      );
+    }
+    assert.equal(new Set(gains.map((e) => e.id)).size, gains.length, `an unhealthy node campaigned again\n${log}`);
+    assert.equal(cluster.currentLeader(), null, log);
     const third = cluster.waitFor(gained(3), LIVENESS_MS);
     answer.set(3, 200);
     await third;
@@ -138,7 +150,9 @@ describe('health gating with real processes', () => {
 describe('a voter-only witness and --no-preempt with real processes', () => {
   const cluster = new ProcessCluster({
     ids: [1, 2, 3],
-    args: [...TIMING, '--no-preempt'],
+    // A 1 s lease: a 200 ms one expires now and then on a loaded machine, and a lapse (rightly) lets node 2 lead,
+    // which would hide what this test is about.
+    args: ['--heartbeat-ms', '50', '--lease-ms', '1000', '--no-preempt'],
     argsFor: (id) => (id === 1 ? ['--voter-only'] : []),
   });
   after(() => cluster.stop());
@@ -161,19 +175,25 @@ describe('a voter-only witness and --no-preempt with real processes', () => {
     const started = cluster.waitFor((e) => e.event === 'started' && e.id === 2, BOOT_MS);
     await cluster.spawn(2);
     await started;
-    // Node 2 is ready a lease after its start; give it many leases to (wrongly) take over.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Node 2 is ready a lease after its start; give it more than a lease beyond that to (wrongly) take over.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     // (currentLeader() cannot tell here: the killed node 2's last line was a gain, and it runs again.)
     const since = cluster.history.findLastIndex((e) => e.event === 'started' && e.id === 2);
-    assert.deepEqual(
-      cluster.history.slice(since).filter((e) => e.event === 'gainedLeadership' || e.event === 'lostLeadership'),
-      [],
-      `node 3 must keep leading: --no-preempt\n${leadershipLog(cluster)}`,
-    );
-    assert.deepEqual(
-      cluster.history.filter((e) => e.event === 'lostLeadership' && e.id === 3),
-      [],
-    );
+    const changes = cluster.history
+      .slice(since)
+      .filter((e) => e.event === 'gainedLeadership' || e.event === 'lostLeadership');
+    const lapses = changes.filter((e) => e.event === 'lostLeadership' && e.id === 3 && e.reason !== 'preempted');
+    if (lapses.length > 0) {
+      // Node 3's lease ran out (a starved process): node 2 may then rightly lead. Say so; preemption is still checked.
+      console.log(`# node 3 lost its lease (${lapses.map((e) => e.reason).join(', ')}): takeover not measured`);
+      assert.deepEqual(
+        changes.filter((e) => e.event === 'lostLeadership' && e.reason === 'preempted'),
+        [],
+        `--no-preempt: nobody is preempted\n${leadershipLog(cluster)}`,
+      );
+    } else {
+      assert.deepEqual(changes, [], `node 3 must keep leading: --no-preempt\n${leadershipLog(cluster)}`);
+    }
     assert.equal(
       cluster.history.some((e) => e.event === 'gainedLeadership' && e.id === 1),
       false,

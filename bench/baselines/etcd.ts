@@ -12,22 +12,11 @@
  * in several independent elections at once (each its own contenders and election key) to collect the samples in
  * reasonable time; they share the server, which is idle apart from keep-alives.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { nowMs } from '../lib/clock.ts';
+import { type EtcdCluster, etcdBinary, startEtcdCluster } from '../../src/testing/etcd-cluster.ts';
 import { type KillLoopResult, runKillLoop } from '../lib/failover.ts';
 import type { BenchOptions } from '../lib/options.ts';
-import {
-  type Child,
-  delay,
-  freePort,
-  makeTempDir,
-  REPO_ROOT,
-  removeTempDir,
-  spawnNodeScript,
-  spawnProcess,
-} from '../lib/proc.ts';
+import { REPO_ROOT, spawnNodeScript } from '../lib/proc.ts';
 import type { BenchSection, FailoverResult, Scenario } from '../lib/types.ts';
 
 const CONTENDER = path.join(REPO_ROOT, 'bench', 'baselines', 'etcd-contender.ts');
@@ -38,61 +27,6 @@ const MAX_GROUPS = 10;
 
 export const ETCD_INSTALL_HINT = 'apt-get install -y etcd-server   # Debian/Ubuntu; provides /usr/bin/etcd';
 
-export function findEtcd(): string | undefined {
-  const candidates = [process.env.ETCD_BIN, '/usr/bin/etcd', '/usr/local/bin/etcd'].filter((p): p is string => !!p);
-  return candidates.find((p) => existsSync(p));
-}
-
-export interface EtcdServer {
-  child: Child;
-  endpoint: string;
-  version: string;
-  dataDir: string;
-}
-
-export async function startEtcd(bin: string, verbose: boolean): Promise<EtcdServer> {
-  const version = /etcd Version: (\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? '?';
-  const dataDir = makeTempDir('etcd');
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child = spawnProcess(
-    bin,
-    [
-      '--name=bench',
-      `--data-dir=${path.join(dataDir, 'data')}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=bench=${peer}`,
-      '--election-timeout=500',
-      '--logger=zap',
-      '--log-level=warn',
-    ],
-    { name: 'etcd', echo: verbose, dieWithParent: 'SIGKILL' },
-  );
-  // Bounded readiness poll of etcd's own health endpoint (there is no event to wait for from outside).
-  const deadline = nowMs() + 20_000;
-  for (;;) {
-    if (!child.alive) throw new Error(`etcd exited during startup:\n${child.outputTail()}`);
-    try {
-      const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.json()) as { health?: string };
-      if (body.health === 'true') break;
-    } catch {
-      // Not listening yet.
-    }
-    if (nowMs() > deadline) {
-      await child.stop('SIGTERM', 5000);
-      throw new Error(`etcd not healthy after 20 s:\n${child.outputTail()}`);
-    }
-    await delay(100);
-  }
-  return { child, endpoint: client, version, dataDir };
-}
-
 interface LoopSpec {
   config: string;
   ttl: number;
@@ -101,7 +35,7 @@ interface LoopSpec {
   groups: number;
 }
 
-async function runSpec(server: EtcdServer, spec: LoopSpec, opts: BenchOptions, tag: string): Promise<FailoverResult> {
+async function runSpec(server: EtcdCluster, spec: LoopSpec, opts: BenchOptions, tag: string): Promise<FailoverResult> {
   let grantedTtl: number | undefined;
   const label = `etcd ${spec.config} ${spec.scenario} n=${spec.nodes}`;
   const perGroup = Array.from(
@@ -120,7 +54,7 @@ async function runSpec(server: EtcdServer, spec: LoopSpec, opts: BenchOptions, t
           const child = spawnNodeScript(
             CONTENDER,
             [
-              `--endpoint=${server.endpoint}`,
+              `--endpoint=${server.endpoints[0]}`,
               `--election=${tag}-g${g}`,
               `--ttl=${spec.ttl}`,
               `--id=c${index}.${generation}`,
@@ -170,7 +104,7 @@ async function runSpec(server: EtcdServer, spec: LoopSpec, opts: BenchOptions, t
 }
 
 export async function runEtcdBaseline(opts: BenchOptions): Promise<BenchSection> {
-  const bin = findEtcd();
+  const bin = etcdBinary();
   if (!bin) {
     const msg = `etcd baseline skipped: etcd server not found (set ETCD_BIN or install it: ${ETCD_INSTALL_HINT})`;
     process.stderr.write(`${msg}\n`);
@@ -184,7 +118,8 @@ export async function runEtcdBaseline(opts: BenchOptions): Promise<BenchSection>
     return { failover: [], skipped: [msg] };
   }
 
-  const server = await startEtcd(bin, opts.verbose);
+  // One member; a raft election timeout of 500 ms makes etcd grant a 1 s TTL (its minimum is 1.5 × the timeout).
+  const server = await startEtcdCluster(1, { electionTimeoutMs: 500 });
   const failover: FailoverResult[] = [];
   const ttls: [string, number][] = [
     [`default TTL ${ETCD3_DEFAULT_TTL} s`, ETCD3_DEFAULT_TTL],
@@ -204,8 +139,7 @@ export async function runEtcdBaseline(opts: BenchOptions): Promise<BenchSection>
       }
     }
   } finally {
-    await server.child.stop('SIGTERM', 10_000);
-    removeTempDir(server.dataDir);
+    await server.stop();
   }
   return {
     failover,

@@ -1,4 +1,6 @@
+import { resolveEtcdOptions } from '../backends/etcd/options.ts';
 import { ELECTION_DEFAULTS, resolveOptions } from '../node/options.ts';
+import type { EtcdCluster } from '../testing/etcd-cluster.ts';
 import type { FakeDigitalOcean } from '../testing/fake-digitalocean.ts';
 import { leadershipViolations } from '../testing/leadership-intervals.ts';
 import type { NodeProcessEvent, ProcessCluster } from '../testing/process-cluster.ts';
@@ -12,7 +14,9 @@ import {
   parseCommandLine,
   renderHelp,
   switchFlag,
+  UsageError,
 } from './flag-table.ts';
+import { BACKEND, ETCD_LEASE_MS } from './flags/etcd.ts';
 
 const NODES = intFlag({ name: 'nodes', min: 3, max: 9, help: 'cluster size, 3..9', default: 3 });
 const LEASE_MS = intFlag({
@@ -43,8 +47,32 @@ const PAUSE_MS = intFlag({
 });
 const NO_RESTART = switchFlag({ name: 'no-restart', help: 'stop after the failover' });
 const JSON_FLAG = switchFlag({ name: 'json', help: 'print only a JSON summary' });
+// `run`'s own flags (same values, default and validator), with help that says what they mean here.
+const DEMO_BACKEND = {
+  ...BACKEND,
+  help: "'tcp': the built-in protocol; 'etcd': the nodes elect through a local etcd\nthat the demo starts and removes; needs etcd installed",
+};
+const DEMO_ETCD_LEASE_MS = {
+  ...ETCD_LEASE_MS,
+  help: 'with --backend etcd: the etcd lease TTL (whole seconds);\na crashed leader is replaced about this long after',
+};
+/** The built-in protocol's timing: with etcd, the lease is --etcd-lease-ms and the keep-alive derives from it. */
+const TCP_ONLY = [LEASE_MS, HEARTBEAT_MS];
 const DEMO_FLAGS: readonly FlagGroup[] = [
-  { title: '', flags: [NODES, LEASE_MS, HEARTBEAT_MS, ACTION_MS, PAUSE_MS, NO_RESTART, JSON_FLAG] },
+  {
+    title: '',
+    flags: [
+      NODES,
+      DEMO_BACKEND,
+      LEASE_MS,
+      HEARTBEAT_MS,
+      DEMO_ETCD_LEASE_MS,
+      ACTION_MS,
+      PAUSE_MS,
+      NO_RESTART,
+      JSON_FLAG,
+    ],
+  },
 ];
 
 export const DEMO_USAGE = `Usage: leader-ip demo [options]
@@ -53,7 +81,8 @@ A whole failover on this machine, offline and without an account: a fake Digital
 (real HTTP on 127.0.0.1) and a cluster of real 'leader-ip run' processes that elect a leader
 and move a reserved IP to it. The demo then SIGKILLs the leader, times the election and the
 IP move, restarts the killed node and shows it take leadership (and the IP) back.
-Ctrl-C stops everything.
+With --backend etcd the nodes elect through a one-member etcd the demo starts on 127.0.0.1
+(first come: the restarted node follows). Ctrl-C stops everything.
 
 ${renderHelp(DEMO_FLAGS)}`;
 
@@ -63,7 +92,10 @@ const TOKEN = 'demo-token-not-a-secret';
 
 interface DemoOptions {
   nodes: number;
+  backend: 'tcp' | 'etcd';
+  /** The vote-lease, or with etcd the lease TTL. */
   leaseMs: number;
+  /** The heartbeat interval, or with etcd the keep-alive interval (derived from the TTL by the backend). */
   heartbeatMs: number;
   actionMs: number;
   pauseMs: number;
@@ -71,11 +103,43 @@ interface DemoOptions {
   json: boolean;
 }
 
+/**
+ * What step 3 of the demo showed. The built-in protocol: the restarted node, the lowest ID, takes leadership and
+ * the IP back (the bully rule). The etcd backend: it follows the leader, who keeps the IP (first come).
+ */
+export type DemoRestart =
+  | {
+      outcome: 'leadsAgain';
+      node: number;
+      term: number;
+      /** The restarted process reports `started` → it reports `gainedLeadership` (it first waits one lease). */
+      leaderAgainMs: number;
+      /** The previous leader steps down → the restarted node leads: time with no leader. */
+      handoffGapMs: number;
+      /** The restarted node leads → the API reports the IP on its droplet. */
+      ipBackMs: number;
+    }
+  | {
+      outcome: 'follows';
+      node: number;
+      /** The leader it follows (the one elected in step 2, still leading, still holding the IP). */
+      leader: number;
+      term: number;
+      /** The restarted process begins its start → it reports that `leader` leads. */
+      followingMs: number;
+    };
+
 /** The JSON summary (`--json`); the same numbers are printed as text otherwise. All times in ms. */
 export interface DemoSummary {
   ok: boolean;
+  /** `tcp`: the built-in protocol; `etcd`: the nodes elected through a local etcd. */
+  backend: 'tcp' | 'etcd';
+  /** With `backend: 'etcd'`: the version of the etcd server the demo ran; otherwise null. */
+  etcdVersion: string | null;
   nodes: number;
+  /** The vote-lease; with etcd, the etcd lease TTL. */
   leaseMs: number;
+  /** The heartbeat interval; with etcd, the lease keep-alive interval. */
   heartbeatMs: number;
   actionMs: number;
   ip: string;
@@ -83,13 +147,15 @@ export interface DemoSummary {
     id: number;
     term: number;
     /**
-     * The first leader's own start (its `started` line: listening, the election running) → it reports
-     * `gainedLeadership`. Process spawn and module loading are not included: see `spawnMs`.
+     * The first leader's own start → it reports `gainedLeadership`. Its start: its `started` line (listening, the
+     * election running); with etcd its `starting` line (its campaign may win before `started` is printed), so
+     * loading the etcd client, which `start()` does, is included. Process spawn and the CLI's own module loading
+     * are not: see `spawnMs`.
      */
     electedAfterStartMs: number;
     /** The first leader's own start → the API reports the IP on its droplet. */
     ipAssignedAfterStartMs: number;
-    /** Spawning the processes → the first leader's `started` line (Node start-up and module loading). */
+    /** Spawning the processes → the first leader's own start (Node start-up and module loading). */
     spawnMs: number;
   };
   failover: {
@@ -103,16 +169,8 @@ export interface DemoSummary {
     /** SIGKILL sent → the new leader's assigner confirms it (it polls the action). */
     ipConfirmedMs: number;
   };
-  restart: {
-    node: number;
-    term: number;
-    /** The restarted process reports `started` → it reports `gainedLeadership` (it first waits one lease). */
-    leaderAgainMs: number;
-    /** The previous leader steps down → the restarted node leads: time with no leader. */
-    handoffGapMs: number;
-    /** The restarted node leads → the API reports the IP on its droplet. */
-    ipBackMs: number;
-  } | null;
+  /** Step 3; null with `--no-restart`. */
+  restart: DemoRestart | null;
   /** No two leadership intervals overlapped, and terms grew with each leader. */
   singleLeader: boolean;
   /** When `singleLeader` is false: which leadership intervals overlapped. */
@@ -129,6 +187,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
   const tty = process.stdout.isTTY === true && flags.get(JSON_FLAG) !== true;
   const options = demoOptions(flags, tty);
+  if (options.backend === 'etcd') await checkEtcdInstalled();
   const view = new LiveView(options, tty);
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -147,7 +206,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     return code;
   } catch (error) {
     if (!(error instanceof Interrupted)) throw error;
-    view.note(`${error.signal}: stopping every node and the fake API`);
+    view.note(`${error.signal}: stopping every node${options.backend === 'etcd' ? ', etcd' : ''} and the fake API`);
     code = 130;
     return code;
   } finally {
@@ -168,16 +227,43 @@ class Interrupted extends Error {
 
 function demoOptions(flags: FlagValues, tty: boolean): DemoOptions {
   const nodes = flags.get(NODES) as number;
-  const leaseMs = flags.get(LEASE_MS) as number;
-  const heartbeatMs = flags.get(HEARTBEAT_MS) as number;
+  const backend = flags.get(DEMO_BACKEND) as 'tcp' | 'etcd';
+  let leaseMs: number;
+  let heartbeatMs: number;
   // The nodes would refuse a timing that cannot be safe; say so here, once, rather than through three crashes.
-  try {
-    resolveOptions({ id: 1, listen: '127.0.0.1:0', leaseMs, heartbeatIntervalMs: heartbeatMs });
-  } catch (error) {
-    throw flagError(error, [LEASE_MS, HEARTBEAT_MS]);
+  if (backend === 'etcd') {
+    const tcpFlag = TCP_ONLY.find((flag) => flags.has(flag));
+    if (tcpFlag !== undefined) {
+      throw new UsageError(
+        `--${tcpFlag.name} does not apply to --backend etcd (its lease TTL is --${DEMO_ETCD_LEASE_MS.name}; ` +
+          'the keep-alive interval follows from it)',
+      );
+    }
+    try {
+      const resolved = resolveEtcdOptions({
+        id: 1,
+        endpoints: 'http://127.0.0.1:2379',
+        name: 'demo',
+        leaseMs: flags.get(DEMO_ETCD_LEASE_MS),
+      });
+      leaseMs = resolved.leaseMs;
+      heartbeatMs = resolved.keepAliveIntervalMs;
+    } catch (error) {
+      throw flagError(error, [DEMO_ETCD_LEASE_MS]);
+    }
+  } else {
+    if (flags.has(DEMO_ETCD_LEASE_MS)) throw new UsageError(`--${DEMO_ETCD_LEASE_MS.name} needs --backend etcd`);
+    leaseMs = flags.get(LEASE_MS) as number;
+    heartbeatMs = flags.get(HEARTBEAT_MS) as number;
+    try {
+      resolveOptions({ id: 1, listen: '127.0.0.1:0', leaseMs, heartbeatIntervalMs: heartbeatMs });
+    } catch (error) {
+      throw flagError(error, [LEASE_MS, HEARTBEAT_MS]);
+    }
   }
   return {
     nodes,
+    backend,
     leaseMs,
     heartbeatMs,
     actionMs: flags.get(ACTION_MS) as number,
@@ -185,6 +271,23 @@ function demoOptions(flags: FlagValues, tty: boolean): DemoOptions {
     restart: flags.get(NO_RESTART) !== true,
     json: flags.get(JSON_FLAG) === true,
   };
+}
+
+/**
+ * `--backend etcd` runs etcd and the `etcd3` client in the nodes: say what is missing and how to get it, in one
+ * line and before anything starts, rather than through a failed spawn or three crashed nodes.
+ */
+async function checkEtcdInstalled(): Promise<void> {
+  const { etcdBinary, etcdMissingMessage } = await import('../testing/etcd-cluster.ts');
+  if (etcdBinary() === undefined) {
+    throw new Error(`demo --backend etcd starts its own etcd server, but ${etcdMissingMessage()}`);
+  }
+  try {
+    // Resolved, not loaded: the nodes load it, the demo does not need it.
+    import.meta.resolve('etcd3');
+  } catch {
+    throw new Error('demo --backend etcd: the nodes need the etcd3 package: npm install etcd3');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -218,6 +321,7 @@ class Demo {
   readonly #signal: AbortSignal;
   #fake: FakeDigitalOcean | undefined;
   #cluster: ProcessCluster | undefined;
+  #etcd: Promise<EtcdCluster> | undefined;
   #closed = false;
   readonly #stderr = new Map<number, string[]>();
   readonly #expectedExits = new Set<number>();
@@ -236,28 +340,58 @@ class Demo {
     return [...this.nodes.keys()];
   }
 
+  get backend(): DemoOptions['backend'] {
+    return this.#options.backend;
+  }
+
   get ipHolder(): number | null {
     return this.#fake?.holder(IP) ?? null;
   }
 
   async run(): Promise<DemoSummary> {
     const o = this.#options;
+    const etcdBackend = o.backend === 'etcd';
     const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
     for (const id of ids) {
       this.nodes.set(id, { id, up: false, started: false, leading: false, term: 0, leaderId: null, port: undefined });
     }
     const majority = Math.floor(o.nodes / 2) + 1;
-    this.#view.header(`leader-ip demo: ${o.nodes} nodes on 127.0.0.1 and a fake DigitalOcean API (no account needed)`);
-    this.#view.note(
-      `lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms${o.leaseMs === 1000 && o.heartbeatMs === 100 ? ' (the defaults)' : ''}; ` +
-        `the fake API takes ${o.actionMs} ms to move an IP`,
-    );
+    if (etcdBackend) {
+      this.#view.header(
+        `leader-ip demo: ${o.nodes} nodes electing through a local etcd, and a fake DigitalOcean API (no account needed)`,
+      );
+      this.#view.note(
+        `etcd lease TTL ${o.leaseMs} ms${o.leaseMs === ETCD_LEASE_MS.default ? ' (the default)' : ''}, ` +
+          `keep-alive every ${o.heartbeatMs} ms; the fake API takes ${o.actionMs} ms to move an IP`,
+      );
+    } else {
+      this.#view.header(
+        `leader-ip demo: ${o.nodes} nodes on 127.0.0.1 and a fake DigitalOcean API (no account needed)`,
+      );
+      this.#view.note(
+        `lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms${o.leaseMs === 1000 && o.heartbeatMs === 100 ? ' (the defaults)' : ''}; ` +
+          `the fake API takes ${o.actionMs} ms to move an IP`,
+      );
+    }
 
     // 1. The fake API and the cluster.
-    this.#view.step('1. start a fake DigitalOcean API and the cluster; wait for a leader and the IP');
+    this.#view.step(
+      `1. start ${etcdBackend ? 'etcd, ' : ''}a fake DigitalOcean API and the cluster; wait for a leader and the IP`,
+    );
     // Loaded here, not at the top: every 'leader-ip run' loads this module through main.ts.
     const { FakeDigitalOcean } = await import('../testing/fake-digitalocean.ts');
     const { freePort, ProcessCluster } = await import('../testing/process-cluster.ts');
+    let etcd: EtcdCluster | undefined;
+    if (etcdBackend) {
+      const { startEtcdCluster } = await import('../testing/etcd-cluster.ts');
+      // One member: the demo shows the backend, not etcd's own fault tolerance. With no peers to time out, a short
+      // raft election timeout costs nothing, and it lets etcd grant TTLs down to 1 s as asked.
+      this.#etcd = startEtcdCluster(1, { electionTimeoutMs: 500 });
+      etcd = await this.#wait(this.#etcd, 'etcd to start');
+      this.#view.log(
+        `etcd ${etcd.version} on ${etcd.endpoints[0]}: one member, data in ${etcd.dataDir} (removed at the end)`,
+      );
+    }
     this.#fake = await FakeDigitalOcean.start({
       token: TOKEN,
       droplets: ids.map((id) => ({ id, region: REGION, name: `node-${id}` })),
@@ -268,30 +402,40 @@ class Demo {
     this.#view.log(
       `fake API on ${this.#fake.url}: reserved IP ${IP} (unassigned), droplets ${ids.join(', ')} in ${REGION}`,
     );
-    // Node r leads after crashes only once the r - 1 lower IDs are down, leaving n - r + 1 nodes: too few past this.
-    const never = ids.filter((id) => o.nodes - id + 1 < majority);
-    this.#view.log(
-      `a leader needs ${majority} of ${o.nodes} votes, so after crashes alone node${never.length > 1 ? 's' : ''} ` +
-        `${never.join(', ')} never lead${never.length > 1 ? '' : 's'}: ${never.length > 1 ? 'they only vote' : 'it only votes'}`,
-      'dim',
-    );
+    if (etcdBackend) {
+      this.#view.log(
+        'etcd elects first come: the first node whose transaction creates the leader key leads, and any node may ' +
+          "lead (the quorum is etcd's own)",
+        'dim',
+      );
+    } else {
+      // Node r leads after crashes only once the r - 1 lower IDs are down, leaving n - r + 1 nodes: too few past this.
+      const never = ids.filter((id) => o.nodes - id + 1 < majority);
+      this.#view.log(
+        `a leader needs ${majority} of ${o.nodes} votes, so after crashes alone node${never.length > 1 ? 's' : ''} ` +
+          `${never.join(', ')} never lead${never.length > 1 ? '' : 's'}: ${never.length > 1 ? 'they only vote' : 'it only votes'}`,
+        'dim',
+      );
+    }
 
+    const common = ['--floating-ip', IP, '--api-url', this.#fake.url, '--poll-ms', '50', '--reconcile-ms', '5000'];
     const cluster = new ProcessCluster({
       ids,
-      args: [
-        '--lease-ms',
-        String(o.leaseMs),
-        '--heartbeat-ms',
-        String(o.heartbeatMs),
-        '--floating-ip',
-        IP,
-        '--api-url',
-        this.#fake.url,
-        '--poll-ms',
-        '50',
-        '--reconcile-ms',
-        '5000',
-      ],
+      builtInProtocol: !etcdBackend,
+      args:
+        etcd !== undefined
+          ? [
+              '--backend',
+              'etcd',
+              '--etcd-endpoints',
+              etcd.endpoints.join(','),
+              '--etcd-name',
+              'demo',
+              '--etcd-lease-ms',
+              String(o.leaseMs),
+              ...common,
+            ]
+          : ['--lease-ms', String(o.leaseMs), '--heartbeat-ms', String(o.heartbeatMs), ...common],
       argsFor: (id) => ['--droplet-id', String(id)],
       env: { DIGITALOCEAN_TOKEN: TOKEN, DEBUG: '' },
       onStderr: (id, line) => this.#onStderr(id, line),
@@ -301,13 +445,13 @@ class Demo {
     cluster.on('exit', (id, code, signal) => this.#onExit(id, code, signal));
     const startedAt = monotonicNow();
     // Ports first, then every spawn in one synchronous go: close() then sees (and kills) either all or none.
-    for (const id of ids) cluster.ports.set(id, await this.#wait(freePort(), 'a free port'));
+    if (!etcdBackend) for (const id of ids) cluster.ports.set(id, await this.#wait(freePort(), 'a free port'));
     await this.#wait(Promise.all(ids.map((id) => cluster.spawn(id))), 'the nodes to start');
-    // Nodes start a few hundred ms apart, so a higher ID may lead for a moment until the lowest is ready and
-    // preempts it: step 1 ends when the lowest ID leads and holds the IP.
+    // Built-in protocol: nodes start a few hundred ms apart, so a higher ID may lead for a moment until the lowest
+    // is ready and preempts it: step 1 ends when the lowest ID leads and holds the IP. etcd: whoever came first.
     const settled = (): NodeProcessEvent | undefined => {
       const leader = cluster.currentLeader();
-      if (leader !== ids[0] || this.ipHolder !== leader) return undefined;
+      if (leader === null || (!etcdBackend && leader !== ids[0]) || this.ipHolder !== leader) return undefined;
       const gained = lastEvent(cluster.history, (e) => e.id === leader && e.event === 'gainedLeadership');
       const confirmed = cluster.history.some(
         (e) => e.id === leader && e.event === 'assigned' && Number(e.term) >= Number(gained?.term),
@@ -317,10 +461,17 @@ class Demo {
     const first = await this.#until('a leader holding the IP', settled);
     const firstLeader = first.id;
     const firstIpAt = this.#lastIpChange(firstLeader).mono;
+    if (etcdBackend) {
+      this.#view.log(
+        `node ${firstLeader} came first: it holds the leader key (term ${first.term}: the key's etcd revision)`,
+        'good',
+      );
+    }
     // Timed from the leader's own start, not from the spawn: Node's start-up (about a second under tsx) is not
-    // the protocol's time.
+    // the protocol's time. An etcd node's campaign may win before it prints 'started': time it from 'starting'.
+    const startEvent = etcdBackend ? 'starting' : 'started';
     const leaderStartedAt =
-      lastEvent(cluster.history, (e) => e.id === firstLeader && e.event === 'started' && e.mono <= first.mono)?.mono ??
+      lastEvent(cluster.history, (e) => e.id === firstLeader && e.event === startEvent && e.mono <= first.mono)?.mono ??
       startedAt;
     this.#view.snapshot();
     await this.#pause();
@@ -336,7 +487,13 @@ class Demo {
     );
     const newLeader = gained.id;
     const electionMs = gained.mono - killAt;
-    this.#view.log(`node ${newLeader} elected ${ms(electionMs)} after the kill (lease ${o.leaseMs} ms)`, 'good');
+    this.#view.log(
+      etcdBackend
+        ? `node ${newLeader} elected ${ms(electionMs)} after the kill (etcd lease TTL ${o.leaseMs} ms: etcd deleted ` +
+            `node ${firstLeader}'s key when its lease ran out, and node ${newLeader} was first to create it)`
+        : `node ${newLeader} elected ${ms(electionMs)} after the kill (lease ${o.leaseMs} ms)`,
+      'good',
+    );
     await this.#until(`the IP on droplet ${newLeader}`, () => (this.ipHolder === newLeader ? true : undefined));
     const ipMovedMs = this.#lastIpChange(newLeader).mono - killAt;
     this.#view.log(`${IP} reached droplet ${newLeader} ${ms(ipMovedMs)} after the kill`, 'good');
@@ -344,25 +501,32 @@ class Demo {
     this.#view.snapshot();
     await this.#pause();
 
-    // 3. Restart the killed node: the bully rule gives leadership back to the lower ID.
-    let restart: DemoSummary['restart'] = null;
+    // 3. Restart the killed node: the bully rule gives leadership back to the lower ID; etcd's first come does not.
+    let restart: DemoRestart | null = null;
     if (o.restart) {
-      const lowest = Math.min(firstLeader, newLeader);
+      const takesBack = !etcdBackend && firstLeader < newLeader;
       this.#view.step(
-        `3. restart node ${firstLeader}: ${lowest === firstLeader ? 'as the lowest ID it takes leadership back' : 'it rejoins as a follower'}`,
+        `3. restart node ${firstLeader}: ${
+          takesBack
+            ? 'as the lowest ID it takes leadership back'
+            : etcdBackend
+              ? `first come, so it rejoins as a follower and node ${newLeader} keeps the IP`
+              : 'it rejoins as a follower'
+        }`,
       );
       this.#expectedExits.delete(firstLeader);
       const afterRestart = cluster.history.length;
       await this.#wait(cluster.spawn(firstLeader), `node ${firstLeader} to start`);
       const started = lastEvent(cluster.history, (e) => e.id === firstLeader && e.event === 'started');
-      if (lowest === firstLeader) {
-        const again = await this.#until(`node ${lowest} to lead`, () =>
-          cluster.history.slice(afterRestart).find((e) => e.event === 'gainedLeadership' && e.id === lowest),
+      if (takesBack) {
+        const again = await this.#until(`node ${firstLeader} to lead`, () =>
+          cluster.history.slice(afterRestart).find((e) => e.event === 'gainedLeadership' && e.id === firstLeader),
         );
         const stepDown = lastEvent(cluster.history, (e) => e.id === newLeader && e.event === 'lostLeadership');
         await this.#confirmed(firstLeader, Number(again.term));
         const ipBackAt = this.#lastIpChange(firstLeader).mono;
         restart = {
+          outcome: 'leadsAgain',
           node: firstLeader,
           term: Number(again.term),
           leaderAgainMs: again.mono - (started?.mono ?? again.mono),
@@ -374,6 +538,29 @@ class Demo {
           `node ${firstLeader} leads again (term ${restart.term}); the IP followed ${ms(restart.ipBackMs)} later`,
           'good',
         );
+      } else {
+        // It follows once it reports the current leader; the leader must not have changed meanwhile.
+        const follows = await this.#until(`node ${firstLeader} to follow node ${newLeader}`, () => {
+          const since = cluster.history.slice(afterRestart);
+          if (since.some((e) => e.event === 'lostLeadership' && e.id === newLeader)) {
+            throw new Error(`node ${newLeader} lost leadership when node ${firstLeader} came back`);
+          }
+          return since.find((e) => e.event === 'leaderChange' && e.id === firstLeader && e.leaderId === newLeader);
+        });
+        const begun =
+          lastEvent(cluster.history, (e) => e.id === firstLeader && e.event === startEvent)?.mono ?? follows.mono;
+        restart = {
+          outcome: 'follows',
+          node: firstLeader,
+          leader: newLeader,
+          term: Number(follows.term),
+          followingMs: follows.mono - begun,
+        };
+        this.#view.log(
+          `node ${firstLeader} follows node ${newLeader} (term ${restart.term}), ${ms(restart.followingMs)} after ` +
+            `its start; ${IP} stays on droplet ${this.ipHolder}`,
+          'good',
+        );
       }
       this.#view.snapshot();
     }
@@ -383,6 +570,8 @@ class Demo {
     const singleLeader = violations.length === 0;
     return {
       ok: singleLeader,
+      backend: o.backend,
+      etcdVersion: etcd?.version ?? null,
       nodes: o.nodes,
       leaseMs: o.leaseMs,
       heartbeatMs: o.heartbeatMs,
@@ -410,13 +599,16 @@ class Demo {
     };
   }
 
-  /** Kills every node process and closes the fake API; safe to call twice. */
+  /** Kills every node process, stops etcd and closes the fake API; safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const id of this.ids) this.#expectedExits.add(id);
     this.#failAll(new Error('the demo was closed'));
     await this.#cluster?.stop();
+    // Still starting after a Ctrl-C: wait for it, so that it is stopped too (its data directory removed).
+    const etcd = await this.#etcd?.catch(() => undefined);
+    await etcd?.stop();
     await this.#fake?.close();
   }
 
@@ -566,7 +758,11 @@ class Demo {
         node.started = true;
         node.leading = false;
         node.port = this.#cluster?.ports.get(e.id);
-        this.#view.log(`node ${e.id} started, listening on ${e.listen}`);
+        this.#view.log(
+          e.backend === 'etcd'
+            ? `node ${e.id} started, campaigning for the etcd key ${e.key}`
+            : `node ${e.id} started, listening on ${e.listen}`,
+        );
         break;
       case 'gainedLeadership':
         node.leading = true;
@@ -710,11 +906,12 @@ class LiveView {
       return;
     }
     const f = s.failover;
+    const etcd = s.backend === 'etcd';
     const rows: [label: string, value: string, note: string][] = [
       [
         'election after SIGKILL',
         ms(f.electionMs),
-        `kill → node ${f.newLeader} leads (term ${f.term}); lease ${s.leaseMs} ms`,
+        `kill → node ${f.newLeader} leads (term ${f.term}); ${etcd ? 'etcd lease TTL' : 'lease'} ${s.leaseMs} ms`,
       ],
       [
         'IP moved, end to end',
@@ -725,11 +922,19 @@ class LiveView {
       [
         'first election',
         ms(s.firstLeader.electedAfterStartMs),
-        `after node ${s.firstLeader.id} started (a new node waits one lease to vote; process spawn ${ms(s.firstLeader.spawnMs)} more)`,
+        etcd
+          ? `after node ${s.firstLeader.id} began to start (it loads the etcd client, then a lease grant and one transaction; process spawn ${ms(s.firstLeader.spawnMs)} more)`
+          : `after node ${s.firstLeader.id} started (a new node waits one lease to vote; process spawn ${ms(s.firstLeader.spawnMs)} more)`,
       ],
     ];
-    if (s.restart !== null) {
-      const r = s.restart;
+    const r = s.restart;
+    if (r?.outcome === 'follows') {
+      rows.push([
+        `node ${r.node} follows node ${r.leader}`,
+        ms(r.followingMs),
+        `after its restart (term ${r.term}): ${etcd ? 'first come, no preemption' : 'a higher ID does not preempt'}; the IP stays`,
+      ]);
+    } else if (r?.outcome === 'leadsAgain') {
       rows.push(
         [
           `node ${r.node} leads again`,
@@ -753,7 +958,14 @@ class LiveView {
     }
     this.#line('');
     this.#line(this.#paint('The election does not wait for the API; only the IP move does. Faster settings:', 'dim'));
-    this.#line(this.#paint('leader-ip demo --lease-ms 300 --heartbeat-ms 30. Tuning: docs/operations.md', 'dim'));
+    this.#line(
+      this.#paint(
+        etcd
+          ? 'leader-ip demo --backend etcd --etcd-lease-ms 1000. Choosing a backend: docs/operations.md'
+          : 'leader-ip demo --lease-ms 300 --heartbeat-ms 30. Tuning: docs/operations.md',
+        'dim',
+      ),
+    );
   }
 
   /** Leaves the last state of the live block on screen as ordinary lines and stops redrawing it. */
@@ -807,14 +1019,16 @@ class LiveView {
     const elapsed = ((monotonicNow() - this.t0) / 1000).toFixed(1);
     const lines = [this.#paint(`┌ cluster at ${elapsed} s`, 'dim')];
     for (const node of demo.nodes.values()) {
-      const port = node.port === undefined ? '' : `127.0.0.1:${node.port}`;
+      // etcd nodes listen nowhere: they only talk to etcd.
+      const port =
+        demo.backend === 'etcd' ? '' : `${(node.port === undefined ? '' : `127.0.0.1:${node.port}`).padEnd(16)} `;
       let state: string;
       if (!node.up && !node.started) state = this.#paint('… starting', 'dim');
       else if (!node.up) state = this.#paint('✕ down', 'bad');
       else if (node.leading) state = this.#paint(`★ LEADER    term ${node.term}`, 'leader');
       else if (node.leaderId !== null) state = `· follower  leader ${node.leaderId}`;
       else state = '· follower  no leader yet';
-      lines.push(`│ node ${node.id}  ${port.padEnd(16)} ${state}`);
+      lines.push(`│ node ${node.id}  ${port}${state}`);
     }
     const holder = demo.ipHolder;
     const moving = demo.moving === null ? '' : this.#paint(`  (moving to droplet ${demo.moving}…)`, 'dim');

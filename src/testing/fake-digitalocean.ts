@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { type AddressInfo, isIP } from 'node:net';
-import { type WaitOptions, waitUntil } from '../util/wait.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import { FakeProviderServer, type FakeReply } from './fake-provider.ts';
 
 /** A droplet the fake knows. */
 export interface FakeDroplet {
@@ -164,11 +158,6 @@ interface ActionRecord extends FakeAction {
 
 type Reply = [status: number, payload: unknown];
 
-interface Armed {
-  fault: FakeFault;
-  left: number;
-}
-
 const IP_PATH = /^\/v2\/(reserved_ips|floating_ips|reserved_ipv6)\/([^/]+)$/;
 // Reserved IPv6 has no per-IP action path: its actions are read back through /v2/actions/{id}.
 const ACTIONS_PATH = /^\/v2\/(reserved_ips|floating_ips|reserved_ipv6)\/([^/]+)\/actions$/;
@@ -184,33 +173,23 @@ const GLOBAL_ACTION_PATH = /^\/v2\/actions\/([^/]+)$/;
  * Failures can be scripted ({@link inject}, {@link failNextAction}) and the IP moved behind the client's back
  * ({@link moveIp}, {@link startAction}). Every request is logged in {@link requests}.
  */
-export class FakeDigitalOcean {
-  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both `baseUrl` and `metadataUrl`. */
-  readonly url: string;
-  /** Every request received, in order. */
-  readonly requests: FakeRequestRecord[] = [];
-  /** Problems reported by the validators; a test should assert this stays empty. */
-  readonly violations: string[] = [];
+export class FakeDigitalOcean extends FakeProviderServer {
   /** Every action, by ID order. */
   readonly actions: FakeAction[] = [];
   /** What `/metadata/v1/id` answers (`null`: 404). */
   metadataDropletId: number | null;
 
-  readonly #server: Server;
   readonly #token: string;
   readonly #droplets = new Map<number, FakeDroplet>();
   readonly #ips = new Map<string, IpRecord>();
   readonly #actions = new Map<number, ActionRecord>();
-  readonly #faults: Armed[] = [];
   readonly #finishers = new Map<NodeJS.Timeout, () => void>();
-  readonly #waiters = new Set<{ match: (r: FakeRequestRecord) => boolean; resolve: (r: FakeRequestRecord) => void }>();
   readonly #window: number[] = [];
   readonly #options: FakeDigitalOceanOptions;
   #nextActionId = 1000;
 
-  private constructor(server: Server, url: string, options: FakeDigitalOceanOptions) {
-    this.#server = server;
-    this.url = url;
+  private constructor(options: FakeDigitalOceanOptions) {
+    super(options);
     this.#options = options;
     this.#token = options.token ?? 'fake-do-token';
     this.metadataDropletId = options.metadataDropletId ?? null;
@@ -239,62 +218,9 @@ export class FakeDigitalOcean {
 
   /** Starts a fake on 127.0.0.1 (or `options.host`) and a free port. */
   static async start(options: FakeDigitalOceanOptions = {}): Promise<FakeDigitalOcean> {
-    const host = options.host ?? '127.0.0.1';
-    let fake: FakeDigitalOcean | undefined;
-    const server = createServer((req, res) => {
-      if (fake !== undefined) fake.#handle(req, res);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeDigitalOcean(server, `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`, options);
+    const fake = new FakeDigitalOcean(options);
+    await fake.listen(options.host);
     return fake;
-  }
-
-  /** Stops the server (open connections are closed) and pending action timers. */
-  async close(): Promise<void> {
-    for (const timer of this.#finishers.keys()) clearTimeout(timer);
-    this.#finishers.clear();
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-  }
-
-  /** Requests to the API (not the metadata service). */
-  apiRequests(): FakeRequestRecord[] {
-    return this.requests.filter((r) => r.kind === 'api');
-  }
-
-  /**
-   * Resolves with the first request (already received or future) that `match` accepts.
-   * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
-   */
-  waitForRequest(
-    match: (request: FakeRequestRecord) => boolean,
-    options: WaitOptions = {},
-  ): Promise<FakeRequestRecord> {
-    return waitUntil<FakeRequestRecord>(
-      (done) => {
-        const seen = this.requests.find(match);
-        if (seen !== undefined) done(seen);
-        const waiter = { match, resolve: done };
-        this.#waiters.add(waiter);
-        return () => this.#waiters.delete(waiter);
-      },
-      () => `a matching request (${this.requests.length} received so far)`,
-      options,
-    );
-  }
-
-  /** Scripts a failure for the next matching request(s). Faults apply in the order injected. */
-  inject(fault: FakeFault): void {
-    this.#faults.push({ fault, left: fault.times ?? 1 });
   }
 
   /** The next action on `ip` ends `errored` (the IP stays where it was). */
@@ -383,105 +309,51 @@ export class FakeDigitalOcean {
     return action;
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        this.#route(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (error) {
-        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
-        if (!res.headersSent) this.#send(res, undefined, 500, { id: 'server_error', message: 'fake crashed' });
-      }
-    });
+  protected isMetadata(pathname: string): boolean {
+    return pathname.startsWith('/metadata/');
   }
 
-  #route(req: IncomingMessage, res: ServerResponse, rawBody: string): void {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const method = (req.method ?? 'GET').toUpperCase();
-    let body: unknown;
-    let badJson = false;
-    if (rawBody.length > 0) {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        badJson = true;
-      }
-    }
-    const authorization = req.headers.authorization;
-    const record: FakeRequestRecord = {
-      seq: this.requests.length + 1,
-      at: performance.now(),
-      method,
-      path: url.pathname + url.search,
-      kind: url.pathname.startsWith('/metadata/') ? 'metadata' : 'api',
-      body,
-      hadAuthorization: authorization !== undefined,
-      authorized: authorization === `Bearer ${this.#token}`,
-      outcome: undefined,
+  protected metadata(pathname: string): FakeReply {
+    const id = this.metadataDropletId;
+    const droplet = id === null ? undefined : this.#droplets.get(id);
+    let text: string | undefined;
+    if (id !== null && pathname === '/metadata/v1/id') text = String(id);
+    if (droplet !== undefined && pathname === '/metadata/v1/region') text = droplet.region;
+    return text === undefined ? { status: 404, body: 'not found' } : { status: 200, body: text };
+  }
+
+  protected authorized(headers: IncomingHttpHeaders): boolean {
+    return headers.authorization === `Bearer ${this.#token}`;
+  }
+
+  protected unauthorized(): FakeReply {
+    return { status: 401, body: this.#error('unauthorized', 'Unable to authenticate you') };
+  }
+
+  // DigitalOcean's 400 names what was wrong with the request.
+  protected override badRequest(problems: string[]): FakeReply {
+    return {
+      status: 400,
+      body: this.#error('bad_request', `request does not match the API: ${problems.join('; ')}`),
     };
-    this.requests.push(record);
-    for (const waiter of this.#waiters) {
-      if (waiter.match(record)) {
-        this.#waiters.delete(waiter);
-        waiter.resolve(record);
-      }
-    }
+  }
 
-    if (record.kind === 'metadata') {
-      this.#metadata(record, url.pathname, res);
-      return;
-    }
-
-    const view: FakeValidatedRequest = {
-      method,
-      pathname: url.pathname,
-      query: url.searchParams,
-      headers: req.headers,
-      body,
-      rawBody,
+  protected override crashReply(): FakeReply {
+    return {
+      status: 500,
+      body: { id: 'server_error', message: 'fake crashed' },
+      headers: { 'x-request-id': randomUUID() },
     };
-    const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
-      const problems = this.#options.validateResponse?.(view, status, payload) ?? [];
-      for (const problem of problems) this.violations.push(`response to ${method} ${url.pathname}: ${problem}`);
-      record.outcome = status;
-      this.#send(res, this.#rateHeaders(), status, payload, headers);
-    };
+  }
 
-    const problems = this.#options.validateRequest?.(view) ?? [];
-    if (badJson) problems.push('body is not valid JSON');
-    if (problems.length > 0) {
-      for (const problem of problems) this.violations.push(`${method} ${url.pathname}: ${problem}`);
-      reply(400, this.#error('bad_request', `request does not match the API: ${problems.join('; ')}`));
-      return;
-    }
+  protected stopTimers(): void {
+    for (const timer of this.#finishers.keys()) clearTimeout(timer);
+    this.#finishers.clear();
+  }
 
-    const armed = this.#faults.find((a) => matches(a.fault, method, url.pathname));
-    if (armed !== undefined) {
-      if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
-      if (armed.fault.kind === 'drop') {
-        record.outcome = 'dropped';
-        req.socket.destroy();
-        return;
-      }
-      const status = armed.fault.status ?? 500;
-      reply(status, armed.fault.body ?? this.#defaultError(status), armed.fault.headers);
-      return;
-    }
-
-    if (!record.authorized) {
-      reply(401, this.#error('unauthorized', 'Unable to authenticate you'));
-      return;
-    }
-
-    const limited = this.#spendBudget();
-    if (limited !== undefined) {
-      reply(429, this.#error('too_many_requests', 'API Rate limit exceeded.'), limited);
-      return;
-    }
-
-    const [status, payload] = this.#api(method, url.pathname, body);
-    reply(status, payload);
+  protected api(request: FakeValidatedRequest): FakeReply {
+    const [status, body] = this.#api(request.method, request.pathname, request.body);
+    return { status, body };
   }
 
   #api(method: string, pathname: string, body: unknown): Reply {
@@ -546,19 +418,8 @@ export class FakeDigitalOcean {
     return unprocessable('Unknown action type.');
   }
 
-  #metadata(record: FakeRequestRecord, pathname: string, res: ServerResponse): void {
-    const id = this.metadataDropletId;
-    const droplet = id === null ? undefined : this.#droplets.get(id);
-    let text: string | undefined;
-    if (id !== null && pathname === '/metadata/v1/id') text = String(id);
-    if (droplet !== undefined && pathname === '/metadata/v1/region') text = droplet.region;
-    record.outcome = text === undefined ? 404 : 200;
-    res.writeHead(record.outcome, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(text ?? 'not found');
-  }
-
-  // Sliding window, like DigitalOcean's per-minute limit. Returns 429 headers when the budget is spent.
-  #spendBudget(): Record<string, string> | undefined {
+  // Sliding window, like DigitalOcean's per-minute limit. Returns the 429 when the budget is spent.
+  protected spendBudget(): FakeReply | undefined {
     const { limit, windowMs } = this.#options.rateLimit ?? { limit: 250, windowMs: 60_000 };
     const now = performance.now();
     while (this.#window.length > 0 && this.#window[0]! <= now - windowMs) this.#window.shift();
@@ -567,15 +428,22 @@ export class FakeDigitalOcean {
       return undefined;
     }
     const waitMs = this.#window[0]! + windowMs - now;
-    return { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) };
+    return {
+      status: 429,
+      body: this.#error('too_many_requests', 'API Rate limit exceeded.'),
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    };
   }
 
-  #rateHeaders(): Record<string, string> {
+  // The request ID (the error body's, when it has one) and the rate-limit state.
+  protected commonHeaders(reply: FakeReply): Record<string, string> {
+    const requestId = (reply.body as { request_id?: unknown } | null | undefined)?.request_id;
     const { limit, windowMs } = this.#options.rateLimit ?? { limit: 250, windowMs: 60_000 };
     const now = performance.now();
     const oldest = this.#window.find((t) => t > now - windowMs);
     const resetInMs = oldest === undefined ? 0 : oldest + windowMs - now;
     return {
+      'x-request-id': typeof requestId === 'string' ? requestId : randomUUID(),
       'ratelimit-limit': String(limit),
       'ratelimit-remaining': String(Math.max(0, limit - this.#window.length)),
       // Unix seconds, as DigitalOcean sends it: a wall-clock instant.
@@ -583,31 +451,11 @@ export class FakeDigitalOcean {
     };
   }
 
-  #send(
-    res: ServerResponse,
-    base: Record<string, string> | undefined,
-    status: number,
-    payload: unknown,
-    extra: Record<string, string> = {},
-  ): void {
-    const requestId =
-      typeof (payload as { request_id?: unknown } | null)?.request_id === 'string'
-        ? (payload as { request_id: string }).request_id
-        : randomUUID();
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'x-request-id': requestId,
-      ...base,
-      ...extra,
-    });
-    res.end(JSON.stringify(payload));
-  }
-
   #error(id: string, message: string): Record<string, string> {
     return this.#options.requestIdInErrorBody === false ? { id, message } : { id, message, request_id: randomUUID() };
   }
 
-  #defaultError(status: number): Record<string, string> {
+  protected defaultError(status: number): Record<string, string> {
     if (status === 401) return this.#error('unauthorized', 'Unable to authenticate you');
     if (status === 403) return this.#error('forbidden', 'You do not have access for the attempted action.');
     if (status === 404) return this.#error('not_found', 'The resource you were accessing could not be found.');
@@ -670,13 +518,6 @@ export class FakeDigitalOcean {
       region_slug: region,
     };
   }
-}
-
-function matches(fault: FakeFault, method: string, pathname: string): boolean {
-  const want = fault.match;
-  if (want?.method !== undefined && want.method.toUpperCase() !== method) return false;
-  if (want?.path === undefined) return true;
-  return typeof want.path === 'string' ? want.path === pathname : want.path.test(pathname);
 }
 
 function singular(kind: string): string {

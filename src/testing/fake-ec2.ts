@@ -1,13 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type WaitOptions, waitUntil } from '../util/wait.ts';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { FakeHttpServer, type FakeReply, TokenBucket } from './fake-provider.ts';
 
 /** An access key the fake accepts. */
 export interface FakeAwsCredentials {
@@ -150,17 +143,13 @@ interface AddressRecord {
   privateIpAddress: string | null;
 }
 
-interface Armed {
-  fault: FakeEc2Fault;
-  left: number;
-}
-
 type Reply = { status: number; xml: string; code?: string | undefined };
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const AUTH =
   /^AWS4-HMAC-SHA256 Credential=([^/\s]+)\/(\d{8})\/([^/\s]+)\/([^/\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
 const MAX_SKEW_MS = 15 * 60_000;
+const XML_HEADERS = { 'content-type': 'text/xml;charset=UTF-8', server: 'AmazonEC2' };
 
 /**
  * A fake Amazon EC2 Query API and instance metadata service (IMDSv2) on a real HTTP server (127.0.0.1, random
@@ -177,43 +166,29 @@ const MAX_SKEW_MS = 15 * 60_000;
  * IMDSv2 (`/latest/…`): `PUT /latest/api/token` with a TTL header, then `GET`s carrying the token (401 without):
  * `meta-data/instance-id`, `meta-data/placement/region`, `meta-data/iam/security-credentials/{role}`.
  */
-export class FakeEc2 {
+export class FakeEc2 extends FakeHttpServer<FakeEc2RequestRecord, FakeEc2Fault> {
   /** A key pair the fake accepts by default. */
   static readonly DEFAULT_CREDENTIALS: Readonly<FakeAwsCredentials> = Object.freeze({
     accessKeyId: 'AKIAFAKE0000EXAMPLE1',
     secretAccessKey: 'fake/Secret+Key0000000000000000000EXAMPLE',
   });
 
-  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both `endpoint` and `metadataUrl`. */
-  readonly url: string;
   /** The region requests must be signed for. */
   readonly region: string;
-  /** Every request received, in order. */
-  readonly requests: FakeEc2RequestRecord[] = [];
-  /** Problems reported by the validator (and by the fake's own checks); a test should assert this stays empty. */
-  readonly violations: string[] = [];
   /** What IMDS serves; `null` switches IMDS off (the token PUT answers 403). */
   metadata: FakeInstanceMetadata | null;
 
-  readonly #server: Server;
   readonly #options: FakeEc2Options;
   readonly #keys = new Map<string, FakeAwsCredentials>();
   readonly #expiredKeys = new Set<string>();
   readonly #instances: Set<string>;
   readonly #addresses = new Map<string, AddressRecord>();
   readonly #denied = new Set<string>();
-  readonly #faults: Armed[] = [];
   readonly #tokens = new Map<string, number>();
-  readonly #waiters = new Set<{
-    match: (r: FakeEc2RequestRecord) => boolean;
-    resolve: (r: FakeEc2RequestRecord) => void;
-  }>();
-  #bucket: number;
-  #bucketAt = performance.now();
+  readonly #bucket: TokenBucket;
 
-  private constructor(server: Server, url: string, options: FakeEc2Options) {
-    this.#server = server;
-    this.url = url;
+  private constructor(options: FakeEc2Options) {
+    super();
     this.#options = options;
     this.region = options.region ?? 'us-east-1';
     for (const key of options.credentials ?? [FakeEc2.DEFAULT_CREDENTIALS]) this.#keys.set(key.accessKeyId, key);
@@ -232,64 +207,15 @@ export class FakeEc2 {
     }
     this.metadata =
       options.metadata === undefined ? { instanceId: 'i-00000000000000001', region: this.region } : options.metadata;
-    this.#bucket = this.#rate().capacity;
+    const { capacity, refillPerSecond } = options.rateLimit ?? { capacity: 100, refillPerSecond: 20 };
+    this.#bucket = new TokenBucket(capacity, 1000 / refillPerSecond);
   }
 
   /** Starts a fake on 127.0.0.1 and a free port. */
   static async start(options: FakeEc2Options = {}): Promise<FakeEc2> {
-    let fake: FakeEc2 | undefined;
-    const server = createServer((req, res) => {
-      if (fake !== undefined) fake.#handle(req, res);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeEc2(server, `http://127.0.0.1:${port}`, options);
+    const fake = new FakeEc2(options);
+    await fake.listen();
     return fake;
-  }
-
-  /** Stops the server; open connections are closed. */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-  }
-
-  /** Requests to the EC2 API (not IMDS). */
-  apiRequests(): FakeEc2RequestRecord[] {
-    return this.requests.filter((r) => r.kind === 'api');
-  }
-
-  /**
-   * Resolves with the first request (already received or future) that `match` accepts; it runs before the answer.
-   * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
-   */
-  waitForRequest(
-    match: (request: FakeEc2RequestRecord) => boolean,
-    options: WaitOptions = {},
-  ): Promise<FakeEc2RequestRecord> {
-    return waitUntil<FakeEc2RequestRecord>(
-      (done) => {
-        const seen = this.requests.find(match);
-        if (seen !== undefined) done(seen);
-        const waiter = { match, resolve: done };
-        this.#waiters.add(waiter);
-        return () => this.#waiters.delete(waiter);
-      },
-      () => `a matching request (${this.requests.length} received so far)`,
-      options,
-    );
-  }
-
-  /** Scripts a failure for the next matching API request(s). Faults apply in the order injected. */
-  inject(fault: FakeEc2Fault): void {
-    this.#faults.push({ fault, left: fault.times ?? 1 });
   }
 
   /** Makes `action` answer 403 `UnauthorizedOperation` (an IAM policy without it), or allows it again. */
@@ -344,35 +270,14 @@ export class FakeEc2 {
     return record;
   }
 
-  #rate(): { capacity: number; refillPerSecond: number } {
-    return this.#options.rateLimit ?? { capacity: 100, refillPerSecond: 20 };
+  protected crashReply(): FakeReply {
+    return { status: 500, body: errorXml('InternalError', 'fake crashed'), headers: XML_HEADERS };
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      try {
-        this.#route(req, res, raw);
-      } catch (error) {
-        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
-        if (!res.headersSent) this.#sendXml(res, errorXml('InternalError', 'fake crashed'), 500);
-      }
-    });
-  }
+  // No timers: the EC2 API answers synchronously.
+  protected stopTimers(): void {}
 
-  #record(record: FakeEc2RequestRecord): void {
-    this.requests.push(record);
-    for (const waiter of this.#waiters) {
-      if (waiter.match(record)) {
-        this.#waiters.delete(waiter);
-        waiter.resolve(record);
-      }
-    }
-  }
-
-  #route(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
+  protected serve(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = (req.method ?? 'GET').toUpperCase();
     if (url.pathname.startsWith('/latest/')) {
@@ -395,7 +300,7 @@ export class FakeEc2 {
       outcome: undefined,
       errorCode: undefined,
     };
-    this.#record(record);
+    this.recordRequest(record);
     const view: FakeEc2ValidatedRequest = { method, pathname: url.pathname, headers: req.headers, params, rawBody };
     const reply = ({ status, xml, code }: Reply): void => {
       for (const problem of this.#options.validateResponse?.(view, status, xml) ?? []) {
@@ -403,7 +308,7 @@ export class FakeEc2 {
       }
       record.outcome = status;
       record.errorCode = code;
-      this.#sendXml(res, xml, status);
+      this.sendReply(res, { status, body: xml, headers: XML_HEADERS });
     };
     const fail = (status: number, code: string, message: string): void =>
       reply({ status, xml: errorXml(code, message), code });
@@ -423,19 +328,14 @@ export class FakeEc2 {
       return;
     }
 
-    const armed = this.#faults.find((a) => a.fault.action === undefined || a.fault.action === action);
-    if (armed !== undefined) {
-      if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
-      if (armed.fault.kind === 'drop') {
+    const fault = this.takeFault((f) => f.action === undefined || f.action === action);
+    if (fault !== undefined) {
+      if (fault.kind === 'drop') {
         record.outcome = 'dropped';
         req.socket.destroy();
         return;
       }
-      fail(
-        armed.fault.status ?? 500,
-        armed.fault.code ?? 'InternalError',
-        armed.fault.message ?? 'An internal error has occurred',
-      );
+      fail(fault.status ?? 500, fault.code ?? 'InternalError', fault.message ?? 'An internal error has occurred');
       return;
     }
 
@@ -446,7 +346,7 @@ export class FakeEc2 {
     }
     record.authenticated = true;
 
-    if (!this.#spendToken()) {
+    if (!this.#bucket.take()) {
       fail(503, 'RequestLimitExceeded', 'Request limit exceeded.');
       return;
     }
@@ -530,16 +430,6 @@ export class FakeEc2 {
     if (this.#expiredKeys.has(accessKeyId!))
       return { status: 400, xml: errorXml('RequestExpired', 'Request has expired.'), code: 'RequestExpired' };
     return undefined;
-  }
-
-  #spendToken(): boolean {
-    const { capacity, refillPerSecond } = this.#rate();
-    const now = performance.now();
-    this.#bucket = Math.min(capacity, this.#bucket + ((now - this.#bucketAt) / 1000) * refillPerSecond);
-    this.#bucketAt = now;
-    if (this.#bucket < 1) return false;
-    this.#bucket -= 1;
-    return true;
   }
 
   #api(action: string, params: URLSearchParams): Reply {
@@ -646,11 +536,10 @@ export class FakeEc2 {
       outcome: undefined,
       errorCode: undefined,
     };
-    this.#record(record);
+    this.recordRequest(record);
     const [status, text, type] = this.#metadataAnswer(req, url, method, record);
     record.outcome = status;
-    res.writeHead(status, { 'content-type': type ?? 'text/plain' });
-    res.end(text);
+    this.sendReply(res, { status, body: text, headers: { 'content-type': type ?? 'text/plain' } });
   }
 
   #metadataAnswer(
@@ -697,11 +586,6 @@ export class FakeEc2 {
       return send(200, JSON.stringify(document, null, 2), 'application/json');
     }
     return send(404, 'Not Found');
-  }
-
-  #sendXml(res: ServerResponse, xml: string, status: number): void {
-    res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', server: 'AmazonEC2' });
-    res.end(xml);
   }
 
   /** The role credentials IMDS serves are also accepted by the API (call after changing `metadata.role`). */

@@ -1,12 +1,13 @@
 /**
  * The plumbing every fake provider API shares: a real HTTP server on 127.0.0.1, the request log, request (and
- * response) validation callbacks, scripted faults (a status or a dropped connection), and waiters. Each provider's
- * fake adds its own routes, error bodies, rate-limit headers and metadata service.
+ * response) validation callbacks, scripted faults (a status or a dropped connection), and waiters
+ * ({@link FakeHttpServer}, the base of every fake, and {@link FakeProviderServer}, the base of the JSON ones). Each
+ * provider's fake adds its own routes, error bodies, rate-limit headers and metadata service.
  * @module
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import { type WaitOptions, waitUntil } from '../util/wait.ts';
 import type {
   FakeFault,
@@ -34,44 +35,55 @@ export interface FakeValidationOptions {
   validateResponse?: FakeResponseValidator | undefined;
 }
 
-interface Armed {
-  fault: FakeFault;
+interface Armed<F> {
+  fault: F;
   left: number;
 }
 
-/** Base of the Hetzner and Vultr fakes. Subclasses implement the provider's API; this class serves it. */
-export abstract class FakeProviderServer {
+/**
+ * The HTTP plumbing of every fake (DigitalOcean, Hetzner, Vultr, EC2): a real HTTP server, the request log and its
+ * waiters, scripted faults, body reading and answer writing. A subclass routes each request: it records it with
+ * {@link recordRequest}, takes a fault with {@link takeFault} and answers with {@link sendReply}.
+ * @typeParam R - The fake's request record.
+ * @typeParam F - The fake's scripted fault.
+ */
+export abstract class FakeHttpServer<
+  R extends {
+    /** An API request, or one to the metadata service. */
+    kind: 'api' | 'metadata';
+  },
+  F extends {
+    /** How many matching requests the fault hits. Default 1. */
+    times?: number | undefined;
+  },
+> {
   /** Every request received, in order. */
-  readonly requests: FakeRequestRecord[] = [];
-  /** Problems reported by the validators; a test should assert this stays empty. */
+  readonly requests: R[] = [];
+  /** Problems reported by the validators (and the fake's own checks); a test should assert this stays empty. */
   readonly violations: string[] = [];
   #server: Server | undefined;
   #url = '';
-  readonly #faults: Armed[] = [];
-  readonly #waiters = new Set<{ match: (r: FakeRequestRecord) => boolean; resolve: (r: FakeRequestRecord) => void }>();
-  readonly #validation: FakeValidationOptions;
+  readonly #faults: Armed<F>[] = [];
+  readonly #waiters = new Set<{ match: (r: R) => boolean; resolve: (r: R) => void }>();
 
-  protected constructor(validation: FakeValidationOptions) {
-    this.#validation = validation;
-  }
-
-  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both `baseUrl` and `metadataUrl`. */
+  /** Base URL, e.g. `http://127.0.0.1:41234`: pass it as both the client's API URL and its metadata URL. */
   get url(): string {
     return this.#url;
   }
 
-  /** Listens on 127.0.0.1 and a free port. */
-  protected async listen(): Promise<void> {
+  /** Listens on `host` (default 127.0.0.1) and a free port. */
+  protected async listen(host = '127.0.0.1'): Promise<void> {
     const server = createServer((req, res) => this.#handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(0, host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     this.#server = server;
-    this.#url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { port } = server.address() as AddressInfo;
+    this.#url = `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   }
 
   /** Stops the server (open connections are closed) and the provider's timers. */
@@ -86,7 +98,7 @@ export abstract class FakeProviderServer {
   }
 
   /** Requests to the API (not the metadata service). */
-  apiRequests(): FakeRequestRecord[] {
+  apiRequests(): R[] {
     return this.requests.filter((r) => r.kind === 'api');
   }
 
@@ -94,11 +106,8 @@ export abstract class FakeProviderServer {
    * Resolves with the first request (already received or future) that `match` accepts, before it is answered.
    * Rejects with a `WaitTimeoutError` after `timeoutMs` (default 10 s), or an `AbortError` when `signal` aborts.
    */
-  waitForRequest(
-    match: (request: FakeRequestRecord) => boolean,
-    options: WaitOptions = {},
-  ): Promise<FakeRequestRecord> {
-    return waitUntil<FakeRequestRecord>(
+  waitForRequest(match: (request: R) => boolean, options: WaitOptions = {}): Promise<R> {
+    return waitUntil<R>(
       (done) => {
         const seen = this.requests.find(match);
         if (seen !== undefined) done(seen);
@@ -112,13 +121,83 @@ export abstract class FakeProviderServer {
   }
 
   /** Scripts a failure for the next matching API request(s). Faults apply in the order injected. */
-  inject(fault: FakeFault): void {
+  inject(fault: F): void {
     this.#faults.push({ fault, left: fault.times ?? 1 });
   }
 
   /** Drops every scripted fault not yet used. */
   clearFaults(): void {
     this.#faults.length = 0;
+  }
+
+  /** Answers a request whose body has been read. A throw is recorded in `violations` and answered with {@link crashReply}. */
+  protected abstract serve(req: IncomingMessage, res: ServerResponse, body: Buffer): void;
+  /** The answer to a request the fake crashed on. */
+  protected abstract crashReply(): FakeReply;
+  /** Clears the provider's timers on close. */
+  protected abstract stopTimers(): void;
+
+  /** Logs a request and wakes the waiters it matches; call it before answering. */
+  protected recordRequest(record: R): void {
+    this.requests.push(record);
+    for (const waiter of this.#waiters) {
+      if (waiter.match(record)) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(record);
+      }
+    }
+  }
+
+  /** The first scripted fault `applies` accepts, spending one of its `times`; `undefined` when none. */
+  protected takeFault(applies: (fault: F) => boolean): F | undefined {
+    const armed = this.#faults.find((a) => applies(a.fault));
+    if (armed === undefined) return undefined;
+    if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
+    return armed.fault;
+  }
+
+  /**
+   * Writes an answer: no body, a string as `text/plain` or anything else as JSON. `reply.headers` may replace the
+   * content type (e.g. XML).
+   */
+  protected sendReply(res: ServerResponse, reply: FakeReply): void {
+    const headers = { ...reply.headers };
+    if (reply.body === undefined) {
+      res.writeHead(reply.status, headers);
+      res.end();
+    } else if (typeof reply.body === 'string') {
+      res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+      res.end(reply.body);
+    } else {
+      res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+      res.end(JSON.stringify(reply.body));
+    }
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        this.serve(req, res, Buffer.concat(chunks));
+      } catch (error) {
+        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
+        if (!res.headersSent) this.sendReply(res, this.crashReply());
+      }
+    });
+  }
+}
+
+/**
+ * Base of the DigitalOcean, Hetzner and Vultr fakes (JSON APIs with a bearer token). Subclasses implement the
+ * provider's API; this class serves it.
+ */
+export abstract class FakeProviderServer extends FakeHttpServer<FakeRequestRecord, FakeFault> {
+  readonly #validation: FakeValidationOptions;
+
+  protected constructor(validation: FakeValidationOptions) {
+    super();
+    this.#validation = validation;
   }
 
   /** Whether a path belongs to the metadata service. */
@@ -133,27 +212,22 @@ export abstract class FakeProviderServer {
   protected abstract defaultError(status: number): unknown;
   /** Spends rate-limit budget: returns the 429 to send when it is exhausted. */
   protected abstract spendBudget(): FakeReply | undefined;
-  /** Headers every API answer carries (rate-limit state, request ID). */
-  protected abstract commonHeaders(): Record<string, string>;
+  /** Headers every API answer carries (rate-limit state, request ID); `reply` is the answer they go with. */
+  protected abstract commonHeaders(reply: FakeReply): Record<string, string>;
   /** The API itself. */
   protected abstract api(request: FakeValidatedRequest): FakeReply;
-  /** Clears the provider's timers on close. */
-  protected abstract stopTimers(): void;
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      try {
-        this.#route(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (error) {
-        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${String(error)}`);
-        if (!res.headersSent) send(res, { status: 500, body: this.defaultError(500) });
-      }
-    });
+  /** The answer to a request the validators refused. Default: 400 with {@link defaultError}. */
+  protected badRequest(_problems: string[]): FakeReply {
+    return { status: 400, body: this.defaultError(400) };
   }
 
-  #route(req: IncomingMessage, res: ServerResponse, rawBody: string): void {
+  protected crashReply(): FakeReply {
+    return { status: 500, body: this.defaultError(500) };
+  }
+
+  protected serve(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
+    const rawBody = raw.toString('utf8');
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = (req.method ?? 'GET').toUpperCase();
     let body: unknown;
@@ -178,18 +252,12 @@ export abstract class FakeProviderServer {
       authorized,
       outcome: undefined,
     };
-    this.requests.push(record);
-    for (const waiter of this.#waiters) {
-      if (waiter.match(record)) {
-        this.#waiters.delete(waiter);
-        waiter.resolve(record);
-      }
-    }
+    this.recordRequest(record);
 
     if (isMetadata) {
       const reply = this.metadata(url.pathname, req.headers);
       record.outcome = reply.status;
-      send(res, reply);
+      this.sendReply(res, reply);
       return;
     }
 
@@ -205,27 +273,26 @@ export abstract class FakeProviderServer {
       const problems = this.#validation.validateResponse?.(view, answer.status, answer.body) ?? [];
       for (const problem of problems) this.violations.push(`response to ${method} ${url.pathname}: ${problem}`);
       record.outcome = answer.status;
-      send(res, { ...answer, headers: { ...this.commonHeaders(), ...answer.headers } });
+      this.sendReply(res, { ...answer, headers: { ...this.commonHeaders(answer), ...answer.headers } });
     };
 
     const problems = this.#validation.validateRequest?.(view) ?? [];
     if (badJson) problems.push('body is not valid JSON');
     if (problems.length > 0) {
       for (const problem of problems) this.violations.push(`${method} ${url.pathname}: ${problem}`);
-      reply({ status: 400, body: this.defaultError(400) });
+      reply(this.badRequest(problems));
       return;
     }
 
-    const armed = this.#faults.find((a) => matches(a.fault, method, url.pathname));
-    if (armed !== undefined) {
-      if (--armed.left <= 0) this.#faults.splice(this.#faults.indexOf(armed), 1);
-      if (armed.fault.kind === 'drop') {
+    const fault = this.takeFault((f) => matches(f, method, url.pathname));
+    if (fault !== undefined) {
+      if (fault.kind === 'drop') {
         record.outcome = 'dropped';
         req.socket.destroy();
         return;
       }
-      const status = armed.fault.status ?? 500;
-      reply({ status, body: armed.fault.body ?? this.defaultError(status), headers: armed.fault.headers });
+      const status = fault.status ?? 500;
+      reply({ status, body: fault.body ?? this.defaultError(status), headers: fault.headers });
       return;
     }
 
@@ -247,20 +314,6 @@ function matches(fault: FakeFault, method: string, pathname: string): boolean {
   if (want?.method !== undefined && want.method.toUpperCase() !== method) return false;
   if (want?.path === undefined) return true;
   return typeof want.path === 'string' ? want.path === pathname : want.path.test(pathname);
-}
-
-function send(res: ServerResponse, reply: FakeReply): void {
-  const headers = { ...reply.headers };
-  if (reply.body === undefined) {
-    res.writeHead(reply.status, headers);
-    res.end();
-  } else if (typeof reply.body === 'string') {
-    res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
-    res.end(reply.body);
-  } else {
-    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(reply.body));
-  }
 }
 
 /**

@@ -38,6 +38,12 @@ export interface ProcessClusterOptions {
    * `127.0.0.1:port`. A chaos test points them at proxies instead.
    */
   peersFor?: ((id: number, ports: ReadonlyMap<number, number>) => readonly string[]) | undefined;
+  /**
+   * Whether to give each process the built-in protocol's flags: `--listen` on its port, `--peers` and
+   * `--cluster-size` (default true). False for a backend that needs none of them (`--backend etcd`, whose flags go
+   * in `args`, and which refuses these): then no ports are allocated and `ports` stays empty.
+   */
+  builtInProtocol?: boolean | undefined;
   /** Environment for the processes (merged over this process's). */
   env?: NodeJS.ProcessEnv | undefined;
   /**
@@ -92,7 +98,10 @@ function cliCommand(): { execArgv: string[]; script: string } {
 export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
   /** Every event every process reported, in arrival order. */
   readonly history: NodeProcessEvent[] = [];
-  /** Each node's listen port (chosen free at start; kept across restarts so peers find it again). */
+  /**
+   * Each node's listen port (chosen free at start; kept across restarts so peers find it again). Empty when
+   * `builtInProtocol` is false.
+   */
   readonly ports = new Map<number, number>();
   readonly #children = new Map<number, ChildProcess>();
   readonly #options: ProcessClusterOptions;
@@ -102,9 +111,13 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
     this.#options = options;
   }
 
-  /** Allocates ports and starts every node; resolves once each has reported `started`. */
+  get #builtInProtocol(): boolean {
+    return this.#options.builtInProtocol !== false;
+  }
+
+  /** Allocates ports (for the built-in protocol) and starts every node; resolves once each has reported `started`. */
   async start(): Promise<void> {
-    for (const id of this.#options.ids) this.ports.set(id, await freePort());
+    if (this.#builtInProtocol) for (const id of this.#options.ids) this.ports.set(id, await freePort());
     await Promise.all(this.#options.ids.map((id) => this.spawn(id)));
   }
 
@@ -118,14 +131,26 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
     return this.#children.get(id);
   }
 
-  /** Starts (or restarts) node `id` on its port; resolves when it reports `started`. */
+  /** Starts (or restarts) node `id` (on its port, for the built-in protocol); resolves when it reports `started`. */
   async spawn(id: number): Promise<void> {
     if (this.#children.has(id)) throw new Error(`node ${id} is already running`);
-    const port = this.ports.get(id);
-    if (port === undefined) throw new Error(`node ${id} is not part of this cluster`);
-    const peers =
-      this.#options.peersFor?.(id, this.ports) ??
-      [...this.ports].filter(([other]) => other !== id).map(([, p]) => `127.0.0.1:${p}`);
+    if (!this.#options.ids.includes(id)) throw new Error(`node ${id} is not part of this cluster`);
+    let protocolArgs: string[] = [];
+    if (this.#builtInProtocol) {
+      const port = this.ports.get(id);
+      if (port === undefined) throw new Error(`node ${id} has no port yet (start() allocates them)`);
+      const peers =
+        this.#options.peersFor?.(id, this.ports) ??
+        [...this.ports].filter(([other]) => other !== id).map(([, p]) => `127.0.0.1:${p}`);
+      protocolArgs = [
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--peers',
+        peers.join(','),
+        '--cluster-size',
+        String(this.#options.ids.length),
+      ];
+    }
     const custom = this.#options.script;
     const { execArgv, script } =
       custom === undefined
@@ -138,12 +163,7 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
       '--json',
       '--id',
       String(id),
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--peers',
-      peers.join(','),
-      '--cluster-size',
-      String(this.#options.ids.length),
+      ...protocolArgs,
       ...(this.#options.args ?? []),
       ...(this.#options.argsFor?.(id) ?? []),
     ];

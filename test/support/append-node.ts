@@ -6,36 +6,10 @@
  *   calls `append()`, then `committed` (`seq`, term, index) or `appendFailed` (`seq`, reason);
  * - on the other nodes: `stored` (term, index, data, catchUp) when it has stored an entry, just before confirming.
  */
-import { parseArgs } from 'node:util';
-import { AppendError, ElectionNode } from '../../src/index.ts';
-import { monotonicMs } from '../../src/util/monotonic.ts';
+import { AppendError } from '../../src/index.ts';
+import { nodeFromArgs, print } from './embedded-node.ts';
 
-const { values } = parseArgs({
-  args: process.argv.slice(3),
-  options: {
-    json: { type: 'boolean' },
-    id: { type: 'string' },
-    listen: { type: 'string' },
-    peers: { type: 'string' },
-    'cluster-size': { type: 'string' },
-    'heartbeat-ms': { type: 'string' },
-    'lease-ms': { type: 'string' },
-    thread: { type: 'string' },
-  },
-});
-const num = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-const print = (event: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ event, mono: monotonicMs(), ...fields })}\n`);
-
-const node = new ElectionNode({
-  id: Number(values.id),
-  listen: values.listen!,
-  peers: values.peers === undefined || values.peers === '' ? [] : values.peers.split(','),
-  clusterSize: num(values['cluster-size']),
-  heartbeatIntervalMs: num(values['heartbeat-ms']),
-  leaseMs: num(values['lease-ms']),
-  thread: values.thread as 'worker' | 'main' | undefined,
-});
+const node = nodeFromArgs();
 const inFlight = Number(process.env.LEADER_IP_IN_FLIGHT ?? 8);
 let seq = 0;
 let leading = false;

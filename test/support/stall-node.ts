@@ -6,38 +6,10 @@
  * and, the instant the main thread runs again and before any queued event is delivered, `stall-end` with what
  * the node says then.
  */
-import { parseArgs } from 'node:util';
-import { ElectionNode } from '../../src/index.ts';
 import { monotonicMs } from '../../src/util/monotonic.ts';
+import { nodeFromArgs, print } from './embedded-node.ts';
 
-const { values } = parseArgs({
-  args: process.argv.slice(3),
-  options: {
-    json: { type: 'boolean' },
-    id: { type: 'string' },
-    listen: { type: 'string' },
-    peers: { type: 'string' },
-    'cluster-size': { type: 'string' },
-    'heartbeat-ms': { type: 'string' },
-    'lease-ms': { type: 'string' },
-    'max-stall-ms': { type: 'string' },
-    thread: { type: 'string' },
-  },
-});
-const num = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-const print = (event: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ event, mono: monotonicMs(), ...fields })}\n`);
-
-const node = new ElectionNode({
-  id: Number(values.id),
-  listen: values.listen!,
-  peers: values.peers === undefined || values.peers === '' ? [] : values.peers.split(','),
-  clusterSize: num(values['cluster-size']),
-  heartbeatIntervalMs: num(values['heartbeat-ms']),
-  leaseMs: num(values['lease-ms']),
-  maxStallMs: num(values['max-stall-ms']),
-  thread: values.thread as 'worker' | 'main' | undefined,
-});
+const node = nodeFromArgs();
 node.on('gainedLeadership', ({ term }) => print('gainedLeadership', { term }));
 node.on('lostLeadership', ({ term, reason, endedMsAgo }) => print('lostLeadership', { term, reason, endedMsAgo }));
 node.on('leaderChange', (leaderId, { term }) => print('leaderChange', { leaderId, term }));
