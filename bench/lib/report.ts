@@ -292,9 +292,9 @@ export function renderMarkdownSection(input: ReportInput, svgFileName = path.bas
       '',
       mdTable(PARTITION_HEADERS, partitionRows(section.partition), 3),
       '',
-      ...partitionNotes(section.partition).map((n) => `- ${n}`),
-      '',
     );
+    const notes = partitionNotes(section.partition);
+    if (notes.length) lines.push(...notes.map((n) => `- ${n}`), '');
   }
   if (section.overhead?.length) {
     lines.push('### Idle overhead', '', mdTable(OVERHEAD_HEADERS, overheadRows(section.overhead), 2), '');
