@@ -26,6 +26,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { leadershipIntervals, leadershipViolations } from '../src/testing/leadership-intervals.ts';
@@ -78,6 +79,8 @@ interface Cluster {
   lastChange(): number;
   /** keepalived: notify program runs in [from, to]. */
   notifyCalls?(from: number, to: number): number;
+  /** leader-ip: every event line of the nodes in [from, to], for a trial worth a closer look. */
+  dump?(from: number, to: number): string;
   /** leader-ip: safety violations over the whole run (overlapping leaderships, terms not growing). */
   violations?(): string[];
   /** keepalived does not re-announce a mastership it never lost: the harness may have to move the IP back. */
@@ -180,6 +183,10 @@ function startKeepalivedCluster(
   };
 }
 
+function leaderIpConfig(profile: Profile): string {
+  return `${profile.name} (hb ${profile.heartbeatMs} ms, lease ${profile.leaseMs} ms)`;
+}
+
 function startLeaderIpCluster(net: NetnsBridge, profile: Profile, fake: FakeApi, verbose: boolean): Cluster {
   const history: NodeProcessEvent[] = [];
   const children = [1, 2, 3].map((id) => {
@@ -229,7 +236,7 @@ function startLeaderIpCluster(net: NetnsBridge, profile: Profile, fake: FakeApi,
   const leadership = new Set(['gainedLeadership', 'lostLeadership', 'leaderChange', 'starting', 'started']);
   return {
     system: 'leader-ip',
-    config: `${profile.name} (hb ${profile.heartbeatMs} ms, lease ${profile.leaseMs} ms)`,
+    config: leaderIpConfig(profile),
     intervalMs: profile.heartbeatMs,
     children,
     harnessMovesIpBack: false,
@@ -245,6 +252,11 @@ function startLeaderIpCluster(net: NetnsBridge, profile: Profile, fake: FakeApi,
     },
     lastChange: () => Math.max(0, ...history.filter((e) => leadership.has(e.event)).map((e) => e.mono)),
     violations: () => leadershipViolations(history, []),
+    dump: (from, to) =>
+      history
+        .filter((e) => e.mono >= from && e.mono <= to)
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
   };
 }
 
@@ -279,6 +291,9 @@ function quietMs(cluster: Cluster): number {
   return Math.max(2000, 10 * cluster.intervalMs);
 }
 const TAIL_MS = 3 * FAKE_ACTION_MS;
+
+/** Event dumps written so far, for unique file names. */
+let dumps = 0;
 
 /** Until one leader, agreed on by all, and no change for the quiet time; returns the leader or null. */
 async function settle(cluster: Cluster, timeoutMs: number): Promise<number | null> {
@@ -318,18 +333,36 @@ async function trial(net: NetnsBridge, cluster: Cluster, fake: FakeApi, mode: Pa
   await delay(PARTITION_MS - (nowMs() - t0));
   const t1 = nowMs();
   net.heal(1);
-  const leaderAfter = await settle(cluster, 60_000);
+  // Settled, then nothing may change while API calls in flight land; otherwise settle again. (A node whose
+  // reconnections backed off during the partition can come back and preempt well after a quiet spell.)
+  let leaderAfter: number | null = null;
+  for (const deadline = t1 + 60_000; nowMs() < deadline; ) {
+    leaderAfter = await settle(cluster, Math.max(0, deadline - nowMs()));
+    const mark = cluster.lastChange();
+    await delay(TAIL_MS);
+    if (leaderAfter === null || (cluster.lastChange() === mark && cluster.settledLeader() === leaderAfter)) break;
+    leaderAfter = null;
+  }
   if (leaderAfter === null) notes.push('no single settled leader within 60 s of the heal');
-  await delay(TAIL_MS);
   const end = nowMs();
   const after = await fake.report();
   const spans = cluster.spans();
   const violations = cluster.violations?.() ?? [];
   if (violations.length) notes.push(`SAFETY: ${violations.join('; ')}`);
+  const leadersAtHeal = spans.filter((s) => s.from <= t1 && s.to > t1).map((s) => s.id);
+  // A majority side without a leader at the heal, or a violation: keep the nodes' lines for a closer look.
+  if (cluster.dump && (violations.length || leadersAtHeal.length === 0 || leaderAfter !== after.holder)) {
+    const file = path.join(os.tmpdir(), `leader-ip-partition-${process.pid}-${++dumps}.jsonl`);
+    writeFileSync(file, `${cluster.dump(t0 - 2000, end)}\n`);
+    notes.push(
+      `${leadersAtHeal.length ? '' : 'no leader at the heal; '}events from 2 s before the partition: ${file} (partition ${t0.toFixed(3)}–${t1.toFixed(3)})`,
+    );
+  }
   return {
     twoLeadersMs: twoLeadersMs(spans, t0, end),
     noLeaderMs: noLeaderMs(spans, t0, end),
-    leadersAtHeal: spans.filter((s) => s.from <= t1 && s.to > t1).map((s) => s.id),
+    settledAfterHealMs: Math.max(0, cluster.lastChange() - t1),
+    leadersAtHeal,
     leaderAfter,
     holderAfter: after.holder,
     assignCalls: after.assigns - start.assigns,
@@ -343,12 +376,14 @@ async function measure(
   fake: FakeApi,
   cluster: Cluster,
   trials: number,
+  modes: readonly PartitionMode[],
   log: (m: string) => void,
+  errors: string[],
 ): Promise<PartitionResult[]> {
   const results: PartitionResult[] = [];
   try {
     await until(`${cluster.system} ${cluster.config}: first leader`, cluster, 60_000, () => cluster.settledLeader());
-    for (const mode of MODES) {
+    for (const mode of modes) {
       const result: PartitionResult = {
         system: cluster.system,
         config: cluster.config,
@@ -357,10 +392,20 @@ async function measure(
         trials: [],
       };
       for (let i = 0; i < trials; i++) {
-        const t = await trial(net, cluster, fake, mode);
+        let t: PartitionTrial;
+        try {
+          t = await trial(net, cluster, fake, mode);
+        } catch (error) {
+          // Keep what was measured; the rest of this cluster's cases are not worth running on a broken cluster.
+          const message = `${cluster.system} ${cluster.config} ${mode} trial ${i + 1} failed: ${error instanceof Error ? error.message : String(error)}`;
+          log(message);
+          errors.push(message.split('\n')[0]!);
+          if (result.trials.length) results.push(result);
+          return results;
+        }
         log(
           `${cluster.system} ${cluster.config} ${mode} #${i + 1}: two leaders ${t.twoLeadersMs.toFixed(0)} ms, ` +
-            `no leader ${t.noLeaderMs.toFixed(0)} ms, ` +
+            `no leader ${t.noLeaderMs.toFixed(0)} ms, settled ${t.settledAfterHealMs.toFixed(0)} ms after the heal, ` +
             `leading at heal ${t.leadersAtHeal.join('+') || 'none'}, after: leader ${t.leaderAfter} IP ${t.holderAfter}, ` +
             `assigns ${t.assignCalls}${t.notifyCalls === undefined ? '' : `, notify ${t.notifyCalls}`}${t.note ? ` (${t.note})` : ''}`,
         );
@@ -392,18 +437,28 @@ export async function runPartitionBench(opts: BenchOptions): Promise<BenchSectio
   const net = new NetnsBridge({ prefix: 'lipp', subnet: '10.214.0', nodes: NODES });
   const dir = keepalivedWorkDir('partition');
   const partition: PartitionResult[] = [];
+  const errors: string[] = [];
   net.create();
   try {
     const fake = await FakeApi.start(net, opts.verbose);
     const profiles = PROFILES.filter((p) => p.name === 'default' || p.name === 'fast LAN');
-    const clusters: (() => Cluster)[] = [
-      ...profiles.map((p) => () => startLeaderIpCluster(net, p, fake, opts.verbose)),
-      ...KEEPALIVED_SETTINGS.map((s) => () => startKeepalivedCluster(net, dir, s, fake, opts.verbose)),
+    const clusters: [string, () => Cluster][] = [
+      ...profiles.map((p): [string, () => Cluster] => [
+        `leader-ip ${leaderIpConfig(p)}`,
+        () => startLeaderIpCluster(net, p, fake, opts.verbose),
+      ]),
+      ...KEEPALIVED_SETTINGS.map((s): [string, () => Cluster] => [
+        `keepalived ${s.name}`,
+        () => startKeepalivedCluster(net, dir, s, fake, opts.verbose),
+      ]),
     ];
-    for (const start of clusters) {
+    for (const [name, start] of clusters) {
+      // `--partition-filter`: only the rows whose "system config mode" contains it (to look into one case).
+      const modes = MODES.filter((m) => `${name} ${m}`.includes(opts.partitionFilter ?? ''));
+      if (modes.length === 0) continue;
       const cluster = start();
-      log(`partition: ${cluster.system} ${cluster.config}, ${trials} trials per kind`);
-      partition.push(...(await measure(net, fake, cluster, trials, log)));
+      log(`partition: ${name}, ${trials} trials per kind`);
+      partition.push(...(await measure(net, fake, cluster, trials, modes, log, errors)));
     }
     await fake.child.stop('SIGTERM', 5000);
   } finally {
@@ -414,6 +469,7 @@ export async function runPartitionBench(opts: BenchOptions): Promise<BenchSectio
   return {
     failover: [],
     partition,
+    ...(errors.length ? { notes: errors } : {}),
     settings: {
       partition:
         `3 nodes in network namespaces on a bridge (10.214.0.0/24, only inside them); node 1 leads; nftables in node 1's namespace ` +

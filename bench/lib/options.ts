@@ -19,6 +19,8 @@ export interface BenchOptions {
   pgPollMs: number[];
   /** Partition bench: trials per system, setting and kind of partition. */
   partitionTrials: number;
+  /** Partition bench: only the cases whose `system config mode` contains this text. */
+  partitionFilter?: string;
   /** Write docs/benchmarks.md and the SVG chart (bench/run.ts only). */
   write: boolean;
   /** Also dump the raw results as JSON to this path. */
@@ -31,6 +33,8 @@ export const USAGE = `Options:
   --nodes 3,5        contender counts for the baselines (default 3)
   --only a,b         run only these: leader-ip, etcd, etcd-backend, postgres, keepalived, partition
   --partition-trials N  partition bench: trials per setting and kind of partition (default 5; 2 with --quick)
+  --partition-filter T  partition bench: only cases whose "system config mode" contains T,
+                     e.g. 'fast LAN (hb 25 ms, lease 250 ms) outbound'
   --etcd-ttl S       etcd tuned lease TTL in seconds (default 1)
   --pg-poll A,B      PostgreSQL poll intervals in ms (default 100,20)
   --budget-min M     time budget of one configuration loop, minutes (default 15)
@@ -65,6 +69,7 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
       'pg-poll': { type: 'string' },
       'budget-min': { type: 'string' },
       'partition-trials': { type: 'string' },
+      'partition-filter': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'string' },
       verbose: { type: 'boolean', default: false },
@@ -93,6 +98,7 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
         : 5,
     write: !(values['no-write'] ?? false),
     ...(values.json ? { json: values.json } : {}),
+    ...(values['partition-filter'] ? { partitionFilter: values['partition-filter'] } : {}),
   };
 }
 

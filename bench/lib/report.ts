@@ -149,8 +149,9 @@ const PARTITION_HEADERS = [
   'n',
   'two leaders p50',
   'two leaders max',
-  'no leader p50',
+  'no leader p50 (max)',
   'leading at the heal',
+  'settled after heal p50 (max)',
   'after: leader / IP on',
   'assign calls p50 (max)',
   'notify calls p50 (max)',
@@ -175,6 +176,11 @@ function medianAndMax(values: readonly number[]): string {
   return s ? `${s.p50} (${s.max})` : '–';
 }
 
+function msMedianAndMax(values: readonly number[]): string {
+  const s = summarize(values);
+  return s ? `${formatMs(s.p50)} (${formatMs(s.max)})` : '–';
+}
+
 function partitionRows(results: readonly PartitionResult[]): Row[] {
   return results.map((r) => {
     const s = summarize(r.trials.map((t) => t.twoLeadersMs));
@@ -187,8 +193,9 @@ function partitionRows(results: readonly PartitionResult[]): Row[] {
         String(r.trials.length),
         s ? formatMs(s.p50) : '–',
         s ? formatMs(s.max) : '–',
-        formatMs(summarize(r.trials.map((t) => t.noLeaderMs))?.p50 ?? Number.NaN),
+        msMedianAndMax(r.trials.map((t) => t.noLeaderMs)),
         tally(r.trials.map((t) => (t.leadersAtHeal.length ? t.leadersAtHeal.join('+') : 'none'))),
+        msMedianAndMax(r.trials.map((t) => t.settledAfterHealMs)),
         tally(r.trials.map((t) => `${nodeName(t.leaderAfter)} / ${nodeName(t.holderAfter)}`)),
         medianAndMax(r.trials.map((t) => t.assignCalls)),
         notify.length ? medianAndMax(notify) : '–',
@@ -233,6 +240,7 @@ export function renderConsole(section: BenchSection): string {
   }
   if (section.micro?.length) out.push('', 'Micro-benchmarks', textTable(MICRO_HEADERS, microRows(section.micro), 1));
   if (section.skipped?.length) out.push('', 'Skipped:', ...section.skipped.map((s) => `  ${s}`));
+  if (section.notes?.length) out.push('', 'Notes:', ...section.notes.map((s) => `  ${s}`));
   return out.join('\n');
 }
 
@@ -278,7 +286,8 @@ export function renderMarkdownSection(input: ReportInput, svgFileName = path.bas
       'Node 1 leads; its namespace then drops everything on its interface (symmetric), or only what it receives ' +
         '(inbound) or sends (outbound), except traffic with the fake cloud API, for the time given; then the rules ' +
         'go. *Two leaders*: time during which two or more nodes led at once (ms, from leadership events on the ' +
-        'shared monotonic clock); *no leader*: time during which none did. *After*: the leader the cluster settled on after the heal, and the node the fake ' +
+        'shared monotonic clock); *no leader*: time during which none did; *settled*: from the heal to the last ' +
+        'change of leader or of whom a node follows. *After*: the leader the cluster settled on after the heal, and the node the fake ' +
         "API's floating IP was on then. Calls are per trial, from the partition to the end of the observation.",
       '',
       mdTable(PARTITION_HEADERS, partitionRows(section.partition), 3),

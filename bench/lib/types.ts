@@ -53,6 +53,8 @@ export interface PartitionTrial {
   noLeaderMs: number;
   /** The nodes leading when the partition was lifted. */
   leadersAtHeal: number[];
+  /** From the heal to the last change of who leads or whom a node follows (0: nothing changed after it). */
+  settledAfterHealMs: number;
   /** The one leader the cluster settled on after the heal (null: it did not settle within the timeout). */
   leaderAfter: number | null;
   /** The node the fake cloud API had the floating IP on once the cluster had settled (null: nobody). */
