@@ -1,7 +1,7 @@
 /**
- * The HTTP plumbing shared by the Hetzner and Vultr assigners: a JSON client over ky with per-call deadlines,
+ * The HTTP plumbing shared by the DigitalOcean, Hetzner and Vultr assigners: a JSON client over ky with per-call deadlines,
  * guards (term fence, `stillLeader`), abort, and bounded retries; a metadata-service reader; URL and option checks.
- * It imports ky, so only provider entries (`leader-ip/hetzner`, `leader-ip/vultr`) load it.
+ * It imports ky, so only provider entries (`leader-ip/digitalocean`, `leader-ip/hetzner`, `leader-ip/vultr`) load it.
  * @module
  */
 
@@ -70,6 +70,10 @@ export interface ProviderProtocol {
   name: string;
   /** Header carrying the request ID (`x-correlation-id` for Hetzner). */
   requestIdHeader: string;
+  /** The request ID a body carries, preferred to the header's (DigitalOcean's error bodies have one). Default: none. */
+  requestIdInBody?: ((body: unknown) => string | undefined) | undefined;
+  /** Looks at every answer before the client acts on it (e.g. to log a nearly spent rate limit). Default: none. */
+  observe?: ((response: ApiResponse) => void) | undefined;
   /** How long a 429 asks to wait, from its headers; undefined when it does not say. */
   rateLimitWaitMs(headers: Headers): number | undefined;
   /** The typed error for a non-success response. */
@@ -139,12 +143,18 @@ export class JsonApiClient {
           signal: ctx.signal === undefined ? timer : AbortSignal.any([ctx.signal, timer]),
           ...(json === undefined ? {} : { json }),
         });
-        result = await readResponse(response, this.#protocol.requestIdHeader);
+        result = await readResponse(response, this.#protocol);
       } catch (error) {
         if (ctx.signal?.aborted) throw abortErrorOf(ctx.signal);
         const timedOut = timer.aborted;
-        // An attempt cut short by the call's own deadline is the deadline's failure, not a network one.
-        if (timedOut && ctx.deadline !== undefined && ctx.deadline.remaining() < 1) {
+        // An attempt cut short by the call's own deadline (its timeout was shortened to fit, or the deadline has
+        // passed) is the deadline's failure, not a network one: the caller hears the deadline error, whatever
+        // request happened to be in flight when it passed.
+        if (
+          timedOut &&
+          ctx.deadline !== undefined &&
+          (timeout < this.#requestTimeoutMs || ctx.deadline.remaining() < 1)
+        ) {
           throw this.#protocol.deadlineError(ctx.deadline.timeoutMs, `${method} ${path}`);
         }
         log('%s %s: %s (attempt %d, term %s)', method, path, timedOut ? 'timeout' : 'network error', attempt, ctx.term);
@@ -154,6 +164,7 @@ export class JsonApiClient {
         continue;
       }
       log('%s %s -> %d (attempt %d, term %s)', method, path, result.status, attempt, ctx.term);
+      this.#protocol.observe?.(result);
       if (result.status === 429) {
         // A 429 was not processed: retrying it is safe for every method.
         const limited = this.#protocol.apiError(result, method, path);
@@ -191,7 +202,7 @@ export class JsonApiClient {
   }
 }
 
-async function readResponse(response: Response, requestIdHeader: string): Promise<ApiResponse> {
+async function readResponse(response: Response, protocol: ProviderProtocol): Promise<ApiResponse> {
   const text = await response.text();
   let body: unknown;
   try {
@@ -199,7 +210,7 @@ async function readResponse(response: Response, requestIdHeader: string): Promis
   } catch {
     body = undefined;
   }
-  const requestId = response.headers.get(requestIdHeader) ?? undefined;
+  const requestId = protocol.requestIdInBody?.(body) ?? response.headers.get(protocol.requestIdHeader) ?? undefined;
   return { status: response.status, body, requestId, headers: response.headers };
 }
 
@@ -227,6 +238,10 @@ export interface MetadataReadOptions {
   name: string;
   /** Turns the body into the value, or returns undefined when it is not one (no retry helps then). */
   parse: (text: string) => string | undefined;
+  /** The reason given to `fail` when `parse` refuses an answer. Default `'unexpected answer'`. */
+  badAnswer?: string | undefined;
+  /** What the value is, for the log. Default: none. */
+  what?: string | undefined;
   /** The error to throw when the value cannot be read. */
   fail: (url: string, reason: string, cause?: unknown) => AssignerError;
 }
@@ -255,11 +270,14 @@ export async function readMetadataText(options: MetadataReadOptions): Promise<st
       const text = await response.text();
       const value = response.ok ? options.parse(text) : undefined;
       if (value !== undefined) {
-        log('%s from the metadata service', value);
+        log('%s%s from the metadata service', options.what === undefined ? '' : `${options.what} `, value);
         return value;
       }
       // An answer that is not the value will not improve with retries.
-      failure = options.fail(options.url, response.ok ? 'unexpected answer' : `HTTP ${response.status}`);
+      failure = options.fail(
+        options.url,
+        response.ok ? (options.badAnswer ?? 'unexpected answer') : `HTTP ${response.status}`,
+      );
     } catch (error) {
       if (options.signal?.aborted) throw abortErrorOf(options.signal);
       reason = timer.aborted ? `timed out after ${options.timeoutMs} ms` : 'unreachable';
@@ -347,7 +365,7 @@ export interface CommonAssignerSettings {
   fetch: typeof globalThis.fetch | undefined;
 }
 
-/** Option names {@link checkCommonOptions} reads. */
+/** Option names {@link checkCommonOptions} reads (and the DigitalOcean assigner checks one by one). */
 export const COMMON_OPTION_KEYS = [
   'baseUrl',
   'metadataUrl',

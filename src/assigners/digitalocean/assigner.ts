@@ -1,10 +1,23 @@
 import { isIP } from 'node:net';
-import { AbortError, AssignerError, ConfigError } from '../../errors.ts';
+import { AssignerError, ConfigError } from '../../errors.ts';
 import { logger } from '../../util/log.ts';
-import { checkHttpUrl, checkInt, checkKnownKeys, checkObject, checkString } from '../../util/validate.ts';
+import { checkHttpUrl, checkInt, checkKnownKeys, checkObject } from '../../util/validate.ts';
 import { type AssignOptions, type FloatingIpAssigner, type HolderOptions, TermFence } from '../floating-ip-assigner.ts';
-import { backoffDelay, Deadline, sleep, throwIfAborted, withSignal } from '../timing.ts';
-import { type ApiResponse, apiError, type CallContext, DigitalOceanClient, isPendingEvent } from './client.ts';
+import {
+  type ApiResponse,
+  assignContext,
+  type CallContext,
+  COMMON_OPTION_KEYS,
+  checkMs,
+  checkRetry,
+  checkToken,
+  JsonApiClient,
+  Lazy,
+  pauseWithin,
+  type RetryPolicy,
+} from '../http-client.ts';
+import { backoffDelay } from '../timing.ts';
+import { apiError, DIGITALOCEAN_PROTOCOL, isPendingEvent } from './client.ts';
 import { DIGITALOCEAN_DEFAULTS } from './defaults.ts';
 import {
   DigitalOceanActionError,
@@ -70,23 +83,7 @@ export interface DigitalOceanAssignerOptions {
 /** The API paths an assigner speaks: `/v2/reserved_ips`, `/v2/floating_ips` (legacy, IPv4) or `/v2/reserved_ipv6`. */
 export type DigitalOceanEndpoint = 'reserved_ips' | 'floating_ips' | 'reserved_ipv6';
 
-const KNOWN_KEYS = [
-  'token',
-  'ip',
-  'dropletId',
-  'baseUrl',
-  'metadataUrl',
-  'endpoint',
-  'requestTimeoutMs',
-  'assignTimeoutMs',
-  'pollIntervalMs',
-  'maxPollIntervalMs',
-  'metadataTimeoutMs',
-  'retry',
-  'fetch',
-] as const;
-const RETRY_KEYS = ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRateLimitWaitMs'] as const;
-const MAX_TIMER_MS = 2_147_483_647;
+const KNOWN_KEYS = ['token', 'ip', 'dropletId', 'endpoint', ...COMMON_OPTION_KEYS] as const;
 
 interface IpState {
   dropletId: number | null;
@@ -118,102 +115,59 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
   readonly family: 4 | 6;
   /** The API paths in use. */
   readonly endpoint: DigitalOceanEndpoint;
-  readonly #client: DigitalOceanClient;
+  readonly #client: JsonApiClient;
   readonly #fence = new TermFence();
   readonly #assignTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #maxPollIntervalMs: number;
-  readonly #metadataUrl: string;
-  readonly #metadataTimeoutMs: number;
-  readonly #retry: Required<DigitalOceanRetryOptions>;
-  readonly #fetch: typeof globalThis.fetch | undefined;
-  #dropletId: number | undefined;
-  #dropletIdPromise: Promise<number> | undefined;
+  readonly #retry: RetryPolicy;
+  readonly #self: Lazy<number>;
 
   constructor(options: DigitalOceanAssignerOptions) {
     const o = checkObject(options, 'options');
     checkKnownKeys(o, KNOWN_KEYS);
-    const token = checkString(o.token, 'token', 4096);
-    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('token', 'must be printable ASCII without spaces');
+    // The options are checked in the order they have always been (the first bad one is the one named), so this
+    // uses the shared single-option validators rather than checkCommonOptions, whose order differs.
+    const token = checkToken(o.token, 'token');
     [this.ip, this.family] = checkIp(o.ip, 'ip');
-    this.#dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
+    const dropletId = o.dropletId === undefined ? undefined : checkInt(o.dropletId, 'dropletId', 1);
     const baseUrl = checkHttpUrl(o.baseUrl ?? DIGITALOCEAN_DEFAULTS.baseUrl, 'baseUrl');
-    this.#metadataUrl = checkHttpUrl(o.metadataUrl ?? DIGITALOCEAN_DEFAULTS.metadataUrl, 'metadataUrl');
+    const metadataUrl = checkHttpUrl(o.metadataUrl ?? DIGITALOCEAN_DEFAULTS.metadataUrl, 'metadataUrl');
     this.endpoint = checkEndpoint(o.endpoint, this.family);
-    const requestTimeoutMs = checkInt(
-      o.requestTimeoutMs ?? DIGITALOCEAN_DEFAULTS.requestTimeoutMs,
-      'requestTimeoutMs',
-      1,
-      MAX_TIMER_MS,
-    );
-    this.#assignTimeoutMs = checkInt(
-      o.assignTimeoutMs ?? DIGITALOCEAN_DEFAULTS.assignTimeoutMs,
-      'assignTimeoutMs',
-      1,
-      MAX_TIMER_MS,
-    );
-    this.#pollIntervalMs = checkInt(
-      o.pollIntervalMs ?? DIGITALOCEAN_DEFAULTS.pollIntervalMs,
-      'pollIntervalMs',
-      1,
-      MAX_TIMER_MS,
-    );
-    this.#maxPollIntervalMs = checkInt(
-      o.maxPollIntervalMs ?? Math.max(4000, this.#pollIntervalMs),
+    const requestTimeoutMs = checkMs(o.requestTimeoutMs, 'requestTimeoutMs', DIGITALOCEAN_DEFAULTS.requestTimeoutMs);
+    this.#assignTimeoutMs = checkMs(o.assignTimeoutMs, 'assignTimeoutMs', DIGITALOCEAN_DEFAULTS.assignTimeoutMs);
+    this.#pollIntervalMs = checkMs(o.pollIntervalMs, 'pollIntervalMs', DIGITALOCEAN_DEFAULTS.pollIntervalMs);
+    this.#maxPollIntervalMs = checkMs(
+      o.maxPollIntervalMs,
       'maxPollIntervalMs',
+      Math.max(4000, this.#pollIntervalMs),
       this.#pollIntervalMs,
-      MAX_TIMER_MS,
     );
-    this.#metadataTimeoutMs = checkInt(
-      o.metadataTimeoutMs ?? DIGITALOCEAN_DEFAULTS.metadataTimeoutMs,
+    const metadataTimeoutMs = checkMs(
+      o.metadataTimeoutMs,
       'metadataTimeoutMs',
-      1,
-      MAX_TIMER_MS,
+      DIGITALOCEAN_DEFAULTS.metadataTimeoutMs,
     );
-    const retry = o.retry === undefined ? {} : checkObject(o.retry, 'retry');
-    checkKnownKeys(retry, RETRY_KEYS, 'retry.');
-    const baseDelayMs = checkInt(retry.baseDelayMs ?? 250, 'retry.baseDelayMs', 1, MAX_TIMER_MS);
-    this.#retry = {
-      maxAttempts: checkInt(retry.maxAttempts ?? 5, 'retry.maxAttempts', 1, 100),
-      baseDelayMs,
-      maxDelayMs: checkInt(
-        retry.maxDelayMs ?? Math.max(8000, baseDelayMs),
-        'retry.maxDelayMs',
-        baseDelayMs,
-        MAX_TIMER_MS,
-      ),
-      maxRateLimitWaitMs: checkInt(retry.maxRateLimitWaitMs ?? 60_000, 'retry.maxRateLimitWaitMs', 0, MAX_TIMER_MS),
-    };
+    this.#retry = checkRetry(o.retry);
     if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new ConfigError('fetch', 'expected a function');
-    this.#fetch = o.fetch as typeof globalThis.fetch | undefined;
-    this.#client = new DigitalOceanClient({
+    const fetch = o.fetch as typeof globalThis.fetch | undefined;
+    this.#client = new JsonApiClient({
       token,
       baseUrl,
       requestTimeoutMs,
       retry: this.#retry,
-      fetch: this.#fetch,
+      protocol: DIGITALOCEAN_PROTOCOL,
+      fetch,
     });
+    this.#self = new Lazy(
+      () => readDropletId({ metadataUrl, timeoutMs: metadataTimeoutMs, attempts: 3, fetch }),
+      dropletId,
+    );
   }
 
   /** This droplet's ID: the `dropletId` option, or read once from the metadata service (then cached). */
-  async self(options: HolderOptions = {}): Promise<number> {
-    if (this.#dropletId !== undefined) return this.#dropletId;
-    this.#dropletIdPromise ??= readDropletId({
-      metadataUrl: this.#metadataUrl,
-      timeoutMs: this.#metadataTimeoutMs,
-      attempts: 3,
-      fetch: this.#fetch,
-    }).then(
-      (id) => {
-        this.#dropletId = id;
-        return id;
-      },
-      (error: unknown) => {
-        this.#dropletIdPromise = undefined;
-        throw error;
-      },
-    );
-    return withSignal(this.#dropletIdPromise, options.signal);
+  self(options: HolderOptions = {}): Promise<number> {
+    return this.#self.get(options.signal);
   }
 
   /** The droplet holding the IP now, or `null`. One GET (retried on 429/5xx/network errors). */
@@ -224,20 +178,9 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
 
   /** Makes this droplet the holder; see the class description. Rejects with typed errors only. */
   async assign(options: AssignOptions = {}): Promise<void> {
-    const { signal, term, stillLeader } = options;
-    this.#fence.admit(term);
-    throwIfAborted(signal);
+    const { signal, term } = options;
+    const ctx = assignContext(this.#fence, options, this.#assignTimeoutMs);
     const started = performance.now();
-    const ctx: CallContext = {
-      signal,
-      term,
-      deadline: new Deadline(this.#assignTimeoutMs),
-      guard: () => {
-        this.#fence.check(term);
-        if (stillLeader?.() === false) throw new AbortError('leadership ended: no further request is sent');
-      },
-      idempotent: true,
-    };
     const me = await this.self({ signal });
     log('assign %s to droplet %d (term %s)', this.ip, me, term);
     let state = await this.#read(ctx);
@@ -333,12 +276,8 @@ export class DigitalOceanAssigner implements FloatingIpAssigner {
     }
   }
 
-  async #pauseFor(ms: number, ctx: CallContext): Promise<void> {
-    const deadline = ctx.deadline;
-    if (deadline !== undefined && ms >= deadline.remaining()) {
-      throw new DigitalOceanDeadlineError(deadline.timeoutMs, 'waiting for the IP');
-    }
-    await sleep(ms, ctx.signal);
+  #pauseFor(ms: number, ctx: CallContext): Promise<void> {
+    return pauseWithin(ms, ctx, (timeoutMs) => new DigitalOceanDeadlineError(timeoutMs, 'waiting for the IP'));
   }
 
   async #read(ctx: CallContext): Promise<IpState> {
