@@ -26,7 +26,7 @@ import { nowMs } from '../lib/clock.ts';
 import { runKillLoop } from '../lib/failover.ts';
 import { NetnsBridge, netnsMissing, run, tryRun } from '../lib/netns.ts';
 import type { BenchOptions } from '../lib/options.ts';
-import { type Child, delay, spawnProcess } from '../lib/proc.ts';
+import { type Child, delay, registerCleanup, spawnProcess } from '../lib/proc.ts';
 import type { BenchSection, FailoverResult, OverheadRow } from '../lib/types.ts';
 
 export const KEEPALIVED_INSTALL_HINT = 'apt-get install -y keepalived iproute2 perl   # and run the bench as root';
@@ -238,12 +238,14 @@ export function startKeepalived(start: KeepalivedStart): KeepalivedNode {
 
 /**
  * A fresh directory for keepalived's files under /run: keepalived refuses notify programs in or under a
- * world-writable directory such as /tmp. The caller removes it.
+ * world-writable directory such as /tmp. The caller removes it; an interrupted bench does on exit.
  */
 export function keepalivedWorkDir(name: string): string {
   mkdirSync('/run/leader-ip-bench', { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(`/run/leader-ip-bench/${name}-`);
   chmodSync(dir, 0o755);
+  // Also when the bench is interrupted: the caller's own removal does not run then.
+  registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
