@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Child, delay, freePort, REPO_ROOT, spawnProcess } from './lib/proc.ts';
+import { type Child, delay, freePorts, REPO_ROOT, spawnProcess } from './lib/proc.ts';
 import type { OverheadRow } from './lib/types.ts';
 
 export interface IdleConfig {
@@ -148,12 +148,7 @@ interface Round {
 }
 
 async function measureRound(config: IdleConfig, windowMs: number, dist: string, verbose: boolean): Promise<Round> {
-  const ports: number[] = [];
-  // freePort() may hand out a port it just returned again: every member needs its own.
-  while (ports.length < config.nodes) {
-    const port = await freePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
+  const ports = await freePorts(config.nodes);
   const env = { ...process.env, LEADER_IP_DIST: dist };
   const spawnChild = (name: string, args: string[]) =>
     spawnProcess(process.execPath, ['--input-type=module', '-e', CHILD, ...args], {

@@ -20,7 +20,7 @@ import { broadcastRows, measureBroadcast } from './broadcast.ts';
 import { idleRows, measureIdle, renderIdle } from './idle.ts';
 import { runKillLoop } from './lib/failover.ts';
 import type { BenchOptions } from './lib/options.ts';
-import { type Child, type ChildEvent, freePort, REPO_ROOT, spawnProcess } from './lib/proc.ts';
+import { type Child, type ChildEvent, freePorts, REPO_ROOT, spawnProcess } from './lib/proc.ts';
 import type { BenchSection, FailoverResult, MicroRow, OverheadRow, Scenario } from './lib/types.ts';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -88,12 +88,6 @@ export interface ClusterSpec {
   env?: NodeJS.ProcessEnv;
 }
 
-async function allocatePorts(nodes: number): Promise<number[]> {
-  const ports: number[] = [];
-  for (let i = 0; i < nodes; i++) ports.push(await freePort());
-  return ports;
-}
-
 function spawnNode(spec: ClusterSpec, ports: number[], index: number, generation: number): Child {
   const id = index + 1;
   const peers = ports.filter((_, i) => i !== index).map((p) => `127.0.0.1:${p}`);
@@ -128,7 +122,7 @@ export async function failoverLoop(
   profile: Profile,
   kills: number,
 ): Promise<FailoverResult> {
-  const ports = await allocatePorts(spec.nodes);
+  const ports = await freePorts(spec.nodes);
   const result = await runKillLoop({
     label: spec.label,
     nodes: spec.nodes,

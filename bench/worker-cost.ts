@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/testing/process-cluster.ts';
+import { freePorts } from '../src/testing/process-cluster.ts';
 import { delay } from './lib/proc.ts';
 import { measureUsage } from './lib/procstat.ts';
 
@@ -37,7 +37,7 @@ interface Row {
 }
 
 async function measure(thread: 'worker' | 'main'): Promise<Row> {
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = await freePorts(3);
   const children: ChildProcess[] = [];
   const starts: Promise<number>[] = [];
   for (const id of [1, 2, 3]) {

@@ -85,6 +85,7 @@ export {
 } from './testing/leadership-intervals.ts';
 export {
   freePort,
+  freePorts,
   monotonicNow,
   type NodeProcessEvent,
   ProcessCluster,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { FakeEc2 } from '../src/testing/fake-ec2.ts';
-import { freePort } from '../src/testing/process-cluster.ts';
+import { freePorts } from '../src/testing/process-cluster.ts';
 import { assertNoEc2Violations, startValidatedEc2 } from './support/fake-ec2.ts';
 import { LineProcess } from './support/line-process.ts';
 
@@ -19,7 +19,7 @@ describe('examples/http-server.ts with PROVIDER=aws', () => {
     const ip = '198.51.100.10';
     fake = await startValidatedEc2({ region: 'eu-west-1' });
     // Three nodes: a majority (two) remains when the leader stops.
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = await freePorts(3);
     const nodes = ports.map((port, i) => {
       const node = LineProcess.tsx('examples/http-server.ts', [], {
         NODE_ID: String(i + 1),

@@ -7,7 +7,7 @@ import { CommandAssigner } from '../examples/command-assigner.ts';
 import { AbortError, AssignerError, StaleTermError } from '../src/index.ts';
 import { FakeHetzner } from '../src/testing/fake-hetzner.ts';
 import { FakeVultr } from '../src/testing/fake-vultr.ts';
-import { freePort } from '../src/testing/process-cluster.ts';
+import { freePort, freePorts } from '../src/testing/process-cluster.ts';
 import { LineProcess } from './support/line-process.ts';
 import { parsePrometheusText, sampleValue } from './support/prometheus-text.ts';
 
@@ -34,7 +34,7 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 
 describe('examples/http-server.ts', () => {
   it('serves /healthz and /leader, and hands over on SIGTERM', async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = await freePorts(3);
     const servers = ports.map((port, i) =>
       example('http-server.ts', {
         NODE_ID: String(i + 1),

@@ -395,7 +395,7 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { freePort } from '../../src/testing/process-cluster.ts';
+export { freePort, freePorts } from '../../src/testing/process-cluster.ts';
 
 const TEMP_PREFIX = 'leader-ip-bench-';
 let staleRemoved = false;

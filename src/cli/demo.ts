@@ -380,7 +380,7 @@ class Demo {
     );
     // Loaded here, not at the top: every 'leader-ip run' loads this module through main.ts.
     const { FakeDigitalOcean } = await import('../testing/fake-digitalocean.ts');
-    const { freePort, ProcessCluster } = await import('../testing/process-cluster.ts');
+    const { freePorts, ProcessCluster } = await import('../testing/process-cluster.ts');
     let etcd: EtcdCluster | undefined;
     if (etcdBackend) {
       const { startEtcdCluster } = await import('../testing/etcd-cluster.ts');
@@ -445,7 +445,10 @@ class Demo {
     cluster.on('exit', (id, code, signal) => this.#onExit(id, code, signal));
     const startedAt = monotonicNow();
     // Ports first, then every spawn in one synchronous go: close() then sees (and kills) either all or none.
-    if (!etcdBackend) for (const id of ids) cluster.ports.set(id, await this.#wait(freePort(), 'a free port'));
+    if (!etcdBackend) {
+      const ports = await this.#wait(freePorts(ids.length), 'free ports');
+      for (const [i, id] of ids.entries()) cluster.ports.set(id, ports[i]!);
+    }
     await this.#wait(Promise.all(ids.map((id) => cluster.spawn(id))), 'the nodes to start');
     // Built-in protocol: nodes start a few hundred ms apart, so a higher ID may lead for a moment until the lowest
     // is ready and preempts it: step 1 ends when the lowest ID leads and holds the IP. etcd: whoever came first.

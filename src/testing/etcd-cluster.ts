@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { monotonicMs } from '../util/monotonic.ts';
-import { freePort } from './process-cluster.ts';
+import { freePorts } from './process-cluster.ts';
 
 /**
  * A real etcd cluster (Debian's `etcd-server`) on 127.0.0.1: N members on free ports, each with its own temporary
@@ -127,8 +127,8 @@ export async function startEtcdCluster(size = 3, options: EtcdClusterOptions = {
   const dir = mkdtempSync(join(tmpdir(), 'leader-ip-etcd-'));
   const token = `t${process.pid}-${Math.random().toString(36).slice(2)}`;
   const specs: { name: string; clientPort: number; peerPort: number }[] = [];
-  for (let i = 0; i < size; i++)
-    specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
+  const ports = await freePorts(2 * size);
+  for (let i = 0; i < size; i++) specs.push({ name: `m${i}`, clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]! });
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
   const members: EtcdMember[] = specs.map((s) => ({
     name: s.name,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'eventemitter3';
@@ -68,17 +68,32 @@ export { monotonicMs as monotonicNow } from '../util/monotonic.ts';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (bound and released at once). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('could not get a free port'));
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct TCP ports that were free on 127.0.0.1 a moment ago. All are held until the last is found, so
+ * they differ from each other (one bind-and-release at a time may get the port it just released back).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
       });
+    }
+    return servers.map((server) => {
+      const address = server.address();
+      if (typeof address !== 'object' || address === null) throw new Error('could not get a free port');
+      return address.port;
     });
-  });
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 /** How to start the CLI: from the TypeScript sources (through tsx) or from the built `dist`. */
@@ -117,7 +132,10 @@ export class ProcessCluster extends EventEmitter<ProcessClusterEvents> {
 
   /** Allocates ports (for the built-in protocol) and starts every node; resolves once each has reported `started`. */
   async start(): Promise<void> {
-    if (this.#builtInProtocol) for (const id of this.#options.ids) this.ports.set(id, await freePort());
+    if (this.#builtInProtocol) {
+      const ports = await freePorts(this.#options.ids.length);
+      for (const [i, id] of this.#options.ids.entries()) this.ports.set(id, ports[i]!);
+    }
     await Promise.all(this.#options.ids.map((id) => this.spawn(id)));
   }
 
