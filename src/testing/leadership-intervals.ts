@@ -18,7 +18,10 @@ export interface LeadershipInterval {
   id: number;
   /** The leadership's term. */
   term: number;
-  /** When it began: the `gainedLeadership` event's `mono`. */
+  /**
+   * When it began: the `gainedLeadership` event's `mono` (an upper bound: the event is delivered after the gain), or
+   * the leadership's end when its loss says it ended before the gain was printed.
+   */
   from: number;
   /** +Infinity while still leading. */
   to: number;
@@ -107,7 +110,11 @@ export function leadershipIntervals(history: readonly NodeProcessEvent[], kills:
           problems.push(`node ${e.id} lost term ${e.term} at ${e.mono} while leading term ${current.term}`);
         }
         const endedMsAgo = typeof e.endedMsAgo === 'number' ? e.endedMsAgo : 0;
-        current.to = Math.max(current.from, e.mono - endedMsAgo);
+        const endedAt = e.mono - endedMsAgo;
+        // A starved main thread can print a gain after the leadership has already ended (the loss then says when):
+        // its start is not known, only that it came no later than that end, which is what orders it among terms.
+        if (endedAt < current.from) current.from = endedAt;
+        current.to = endedAt;
         current.end = 'lost';
         current.reason = String(e.reason);
         open.delete(e.id);
