@@ -94,7 +94,8 @@ describe('leader-ip demo', () => {
   it('cleans up on Ctrl-C: exit 130, every node process gone, every port closed', async () => {
     const run = demo([]);
     // Interrupt once the cluster is up and electing: the moment with the most to clean up.
-    await Promise.all([1, 2, 3].map((id) => run.waitForLine(new RegExp(`node ${id} started`))));
+    // Three process boots (each loading an election worker): seconds apiece on a loaded machine.
+    await Promise.all([1, 2, 3].map((id) => run.waitForLine(new RegExp(`node ${id} started`), { timeoutMs: 90_000 })));
     const ports = run.lines.flatMap((line) => [...line.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])));
     assert.ok(ports.length >= 4, `the fake API and three nodes: ${ports}`);
     const { code } = await run.stop('SIGINT');
