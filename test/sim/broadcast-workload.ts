@@ -60,6 +60,13 @@ export class BroadcastWorkload {
   private readonly taken = new Set<string>();
   private readonly failed = new Set<string>();
   private readonly committedHere = new Set<string>();
+  /**
+   * Per node and process generation: the term it leads now. A `committed` event is the leader's report only while
+   * its process leads that term; otherwise it is a follower's notice of another leader's entry, which may carry the
+   * same `(term, index)` as one this process took as leader earlier (terms are reused without `stateDir`; seed
+   * 3027733).
+   */
+  private readonly leading = new Map<string, number>();
   /** Per node and process generation: the last entry delivered. */
   private readonly last = new Map<string, { term: number; index: number }>();
   appends = 0;
@@ -120,6 +127,8 @@ export class BroadcastWorkload {
    * with terms it used before (each node's fence then refuses the lower ones, which is checked here too).
    */
   onEvent(id: number, generation: number, event: CoreEvent): void {
+    if (event.type === 'gained') this.leading.set(`${id}/${generation}`, event.term);
+    if (event.type === 'lost') this.leading.delete(`${id}/${generation}`);
     if (!isBroadcast(event)) return;
     switch (event.type) {
       case 'append-accepted': {
@@ -132,7 +141,8 @@ export class BroadcastWorkload {
         const k = key(id, event.term, event.index);
         const stored = this.stored.get(k);
         const mine = `${generation}/${k}`;
-        // Reported by the leader (the node that took the entry): a majority must have stored it.
+        // Reported by the leader (the node that took the entry, leading its term now): a majority must have stored it.
+        if (this.leading.get(`${id}/${generation}`) !== event.term) break;
         if (stored === undefined || stored.values().next().value !== id || !this.taken.has(mine)) break;
         if (stored.size < this.host.majority) {
           this.host.fail(`broadcast: ${k} committed by node ${id} with only ${[...stored].join(',')} storing it`);
