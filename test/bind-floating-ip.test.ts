@@ -37,7 +37,7 @@ class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSou
     this.term = term;
     this.isLeader = true;
     this.leadership = new AbortController();
-    this.emit('gainedLeadership', { term, signal: this.leadership.signal });
+    this.emit('gainedLeadership', { term, signal: this.leadership.signal, beganMsAgo: 0 });
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;

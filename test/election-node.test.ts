@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AbortError, ConfigError, ElectionNode, type ElectionNodeOptions, StateError } from '../src/index.ts';
 import { TcpTransport } from '../src/transport/tcp-transport.ts';
+import { monotonicMs } from '../src/util/monotonic.ts';
 import { addressOf, nextEvent, startCluster } from './support/tcp-cluster.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -249,6 +250,29 @@ for (const thread of THREADS) {
         assert.ok(second.node(1).term > termBefore, `term ${second.node(1).term} after ${termBefore}`);
       } finally {
         await second.stopAll();
+      }
+    });
+
+    it('gainedLeadership says how long before its delivery the leadership began (beganMsAgo)', async () => {
+      const node = new ElectionNode({ id: 1, listen: '127.0.0.1:0', peers: [], ...FAST });
+      const gained = nextEvent<[{ term: number; beganMsAgo: number }]>(node, 'gainedLeadership', LIVENESS_MS);
+      try {
+        await node.start();
+        const startedAt = monotonicMs();
+        // Hold this thread for 15 leases: a worker leads meanwhile (one lease after its start), and its gain can
+        // only be delivered here afterwards. On the main thread nothing happens until the hold ends.
+        const heldUntil = startedAt + 15 * FAST.leaseMs;
+        while (monotonicMs() < heldUntil) {}
+        const [info] = await gained;
+        const began = monotonicMs() - info.beganMsAgo;
+        assert.ok(began >= startedAt - 1, `began ${began - startedAt} ms after start()`);
+        if (thread === 'worker') {
+          assert.ok(began <= heldUntil, `began ${began - heldUntil} ms after the hold: beganMsAgo ${info.beganMsAgo}`);
+        } else {
+          assert.ok(began >= heldUntil - 1, 'the main thread cannot have led while it was held');
+        }
+      } finally {
+        await node.stop();
       }
     });
 

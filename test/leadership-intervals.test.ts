@@ -48,6 +48,17 @@ describe('leadership intervals', () => {
     assert.match(leadershipViolations(history, [{ id: 1, at: 450 }]).join('\n'), /overlaps/);
   });
 
+  it('starts a leadership at its gain line minus beganMsAgo (a gain delivered late)', () => {
+    const history = [
+      ev(1, 100, 'gainedLeadership', { term: 1 }),
+      ev(1, 400, 'lostLeadership', { term: 1, reason: 'preempted', endedMsAgo: 0 }),
+      // Printed at 700, begun at 380: before node 1's end, an overlap the print time alone would hide.
+      ev(2, 700, 'gainedLeadership', { term: 2, beganMsAgo: 320 }),
+    ];
+    assert.equal(leadershipIntervals(history, []).intervals[1]!.from, 380);
+    assert.match(leadershipViolations(history, []).join('\n'), /overlaps .* by 20\.000 ms/);
+  });
+
   it('orders a gain printed after its leadership ended by that end, without hiding a real regression', () => {
     // Node 1's main thread was starved: it printed gain and loss of term 29 together at 900, the loss saying the
     // leadership ended 500 ms earlier (at 400), before node 2's term 32 began at 450.

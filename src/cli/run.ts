@@ -176,8 +176,13 @@ function nodeOptions(ctx: RunContext): Partial<ElectionNodeOptions> {
 }
 
 function wireNodeEvents(node: RunNode, reporter: Reporter): void {
-  node.on('gainedLeadership', ({ term }) =>
-    reporter.event('gainedLeadership', { term }, `gained leadership (term ${term})`),
+  node.on('gainedLeadership', ({ term, beganMsAgo }) =>
+    reporter.event(
+      'gainedLeadership',
+      // With `mono`, tells a reader of the log when the leadership really began (a busy main thread reports late).
+      { term, beganMsAgo: Math.round(beganMsAgo * 1000) / 1000 },
+      `gained leadership (term ${term}${beganMsAgo >= 1 ? `, began ${Math.round(beganMsAgo)} ms earlier` : ''})`,
+    ),
   );
   node.on('lostLeadership', ({ term, reason, endedMsAgo }) =>
     reporter.event(

@@ -171,13 +171,17 @@ export class ElectionNode extends EventEmitter<ElectionNodeEvents> implements Le
       this.#startWaiter?.resolve();
     },
     startFailed: ({ error }) => this.#startWaiter?.reject(deserializeError(error)),
-    gained: ({ term }) => {
+    gained: ({ term, beganAt }) => {
       // After a failure nothing the dead engine said late may make this node lead again.
       if (this.#leading !== null || this.#failed) return;
       this.#leading = term;
       this.#transitions++;
       this.#leadership = new AbortController();
-      this.#emitSafely('gainedLeadership', { term, signal: this.#leadership.signal });
+      this.#emitSafely('gainedLeadership', {
+        term,
+        signal: this.#leadership.signal,
+        beganMsAgo: Math.max(0, monotonicMs() - beganAt),
+      });
     },
     lost: ({ term, reason, endedAt }) => {
       // Only a leadership this node announced ends here: events come in pairs.

@@ -39,7 +39,8 @@ export interface EngineEvents {
   started: { address: Endpoint };
   /** Start failed (state file, listen, security check); the engine is done. */
   startFailed: { error: SerializedError };
-  gained: { term: number };
+  /** `beganAt`: when the leadership began, on the host-wide monotonic clock. */
+  gained: { term: number; beganAt: number };
   /** `endedAt`: when the leadership really ended, on the host-wide monotonic clock. */
   lost: { term: number; reason: LostLeadershipReason; endedAt: number };
   leader: { leaderId: number | null; term: number };

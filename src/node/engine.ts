@@ -235,7 +235,7 @@ export class Engine {
     switch (event.type) {
       case 'gained':
         log('node %d gained leadership, term %d', this.#options.id, event.term);
-        this.#post({ type: 'gained', term: event.term });
+        this.#post({ type: 'gained', term: event.term, beganAt: now });
         break;
       case 'lost':
         log('node %d lost leadership (%s), term %d', this.#options.id, event.reason, event.term);

@@ -41,6 +41,12 @@ export interface GainedLeadershipInfo {
    * that, when the process was paused past the end of the leadership.
    */
   signal: AbortSignal;
+  /**
+   * How long before this event the leadership began, in ms: about 0 normally; more when the event was delivered
+   * late because this thread was busy (the election runs on its own worker thread and leads meanwhile). With
+   * `lostLeadership`'s `endedMsAgo` it gives the exact interval, for logs and for checking leadership intervals.
+   */
+  beganMsAgo: number;
 }
 
 /** Payload of `lostLeadership`. */

@@ -5,9 +5,9 @@ import type { NodeProcessEvent } from './process-cluster.ts';
  * monotonic clock, and the safety checks on them. Used by the demo, the process failover and chaos tests, and
  * available to your own failover tests through `leader-ip/testing`.
  *
- * An interval starts at a `gainedLeadership` line and ends at the matching `lostLeadership` line minus its
- * `endedMsAgo` (a paused or starved process notices a lapsed lease late, and says how late), or at the moment
- * the test SIGKILLed the process. The protocol's claim is that these intervals never overlap and that their terms
+ * An interval starts at a `gainedLeadership` line minus its `beganMsAgo` (the event may be delivered late), and
+ * ends at the matching `lostLeadership` line minus its `endedMsAgo` (a paused or starved process notices a lapsed
+ * lease late, and says how late), or at the moment the test SIGKILLed the process. The protocol's claim is that these intervals never overlap and that their terms
  * grow in time order.
  * @module
  */
@@ -19,8 +19,9 @@ export interface LeadershipInterval {
   /** The leadership's term. */
   term: number;
   /**
-   * When it began: the `gainedLeadership` event's `mono` (an upper bound: the event is delivered after the gain), or
-   * the leadership's end when its loss says it ended before the gain was printed.
+   * When it began: the `gainedLeadership` event's `mono` minus its `beganMsAgo` (without that field, `mono` is an
+   * upper bound: the event is delivered after the gain), or the leadership's end when its loss says it ended before
+   * that.
    */
   from: number;
   /** +Infinity while still leading. */
@@ -90,10 +91,12 @@ export function leadershipIntervals(history: readonly NodeProcessEvent[], kills:
       case 'gainedLeadership': {
         if (current)
           problems.push(`node ${e.id} gained term ${e.term} at ${e.mono} while leading term ${current.term}`);
+        // A busy main thread delivers a gain late, and says by how much (`beganMsAgo`, absent in older streams).
+        const beganMsAgo = typeof e.beganMsAgo === 'number' ? e.beganMsAgo : 0;
         const interval: LeadershipInterval = {
           id: e.id,
           term: Number(e.term),
-          from: e.mono,
+          from: e.mono - beganMsAgo,
           to: Number.POSITIVE_INFINITY,
           end: 'open',
         };

@@ -586,7 +586,8 @@ class ChaosRun {
       .map(
         (e) =>
           `${this.#rel(e.mono)} node ${e.id} ${e.event}${e.term === undefined ? '' : ` term ${e.term}`}` +
-          `${e.reason === undefined ? '' : ` ${e.reason}`}${e.endedMsAgo ? ` endedMsAgo ${e.endedMsAgo}` : ''}`,
+          `${e.reason === undefined ? '' : ` ${e.reason}`}${e.endedMsAgo ? ` endedMsAgo ${e.endedMsAgo}` : ''}` +
+          `${e.beganMsAgo ? ` beganMsAgo ${e.beganMsAgo}` : ''}`,
       );
     return new ChaosFailure(
       `chaos seed ${this.#o.seed}: ${message}\nreplay: ${this.#o.replay}\n` +

@@ -20,7 +20,7 @@ export class ScriptedLeadership extends EventEmitter<ElectionNodeEvents> impleme
     this.term = term;
     this.isLeader = true;
     this.#leadership = new AbortController();
-    this.emit('gainedLeadership', { term, signal: this.#leadership.signal });
+    this.emit('gainedLeadership', { term, signal: this.#leadership.signal, beganMsAgo: 0 });
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;

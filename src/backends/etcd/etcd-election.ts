@@ -361,7 +361,8 @@ export class EtcdElection extends EventEmitter<LeadershipEvents> implements Lead
     this.#transitions++;
     this.#armExpiry();
     log('node %d: leader, term %d', this.#o.id, term);
-    this.#emitSafely('gainedLeadership', { term, signal: controller.signal });
+    // Emitted in the same turn as the gain itself.
+    this.#emitSafely('gainedLeadership', { term, signal: controller.signal, beganMsAgo: 0 });
     this.#reportLeader();
   }
 
