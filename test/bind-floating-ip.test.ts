@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EventEmitter } from 'eventemitter3';
 import {
   type AssignedInfo,
   type AssignFailedInfo,
@@ -12,39 +11,12 @@ import {
 } from '../src/assigners/bind-floating-ip.ts';
 import { DigitalOceanActionError, DigitalOceanAssigner } from '../src/digitalocean.ts';
 import { AssignerError, ConfigError, type LeaderIpError } from '../src/errors.ts';
-import type { LeadershipSource, LeadershipStatus } from '../src/leadership/leadership-source.ts';
+import type { LeadershipSource } from '../src/leadership/leadership-source.ts';
 import type { ElectionNode } from '../src/node/election-node.ts';
-import type { ElectionNodeEvents, LostLeadershipReason } from '../src/node/events.ts';
 import { MockFloatingIpAssigner, SimulatedFloatingIp } from '../src/testing.ts';
 import { assertNoViolations, startValidatedFake } from './support/fake-do.ts';
+import { ScriptedLeadership as FakeNode } from './support/scripted-leadership.ts';
 import { waitFor } from './support/wait.ts';
-
-/** A scripted leadership source: the test decides when it wins and loses. */
-class FakeNode extends EventEmitter<ElectionNodeEvents> implements LeadershipSource {
-  readonly id = 1;
-  isLeader = false;
-  term = 0;
-  leadership: AbortController | undefined;
-  get leaderId(): number | null {
-    return this.isLeader ? this.id : null;
-  }
-  status(): LeadershipStatus {
-    return { id: this.id, state: 'running', isLeader: this.isLeader, leaderId: this.leaderId, term: this.term };
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  win(term = this.term + 1): void {
-    this.term = term;
-    this.isLeader = true;
-    this.leadership = new AbortController();
-    this.emit('gainedLeadership', { term, signal: this.leadership.signal, beganMsAgo: 0 });
-  }
-  lose(reason: LostLeadershipReason = 'preempted'): void {
-    this.isLeader = false;
-    this.leadership?.abort();
-    this.emit('lostLeadership', { term: this.term, reason, endedMsAgo: 0 });
-  }
-}
 
 /** Resolves with the next `name` event's payload. */
 function next<K extends keyof FloatingIpBindingEvents>(

@@ -7,7 +7,8 @@ export class ScriptedLeadership extends EventEmitter<ElectionNodeEvents> impleme
   readonly id = 1;
   isLeader = false;
   term = 0;
-  #leadership: AbortController | undefined;
+  /** The current leadership's controller (a test may abort it to mimic a signal that ends early). */
+  leadership: AbortController | undefined;
   get leaderId(): number | null {
     return this.isLeader ? this.id : null;
   }
@@ -19,12 +20,12 @@ export class ScriptedLeadership extends EventEmitter<ElectionNodeEvents> impleme
   win(term = this.term + 1): void {
     this.term = term;
     this.isLeader = true;
-    this.#leadership = new AbortController();
-    this.emit('gainedLeadership', { term, signal: this.#leadership.signal, beganMsAgo: 0 });
+    this.leadership = new AbortController();
+    this.emit('gainedLeadership', { term, signal: this.leadership.signal, beganMsAgo: 0 });
   }
   lose(reason: LostLeadershipReason = 'preempted'): void {
     this.isLeader = false;
-    this.#leadership?.abort();
+    this.leadership?.abort();
     this.emit('lostLeadership', { term: this.term, reason, endedMsAgo: 0 });
   }
 }
