@@ -72,8 +72,10 @@ export function livenessBoundMs(options: SimOptions): number {
   return (3 * leaseMs) / (1 - maxDriftRate) + 10 * heartbeatIntervalMs;
 }
 
-export function runScenario(seed: number, extra: { appends?: boolean } = {}): SimResult {
-  const base = scenarioFor(seed);
+export function runScenario(seed: number, extra: { appends?: boolean; tcpHold?: boolean } = {}): SimResult {
+  const scenario = scenarioFor(seed);
+  // With --tcp-hold, what partitions block arrives after the heal instead of being lost (SimOptions.holdCutMessages).
+  const base = extra.tcpHold === true ? { ...scenario, holdCutMessages: true } : scenario;
   // With appends, whoever leads appends about once per heartbeat, under all the faults (broadcast-workload.ts).
   const options = extra.appends === true ? { ...base, appendEveryMs: base.timing.heartbeatIntervalMs } : base;
   const result = new Simulator(options).run();

@@ -62,6 +62,12 @@ export interface SimOptions {
   preempt?: boolean;
   /** Every node's `preemptDelayMs` (default 0). */
   preemptDelayMs?: number;
+  /**
+   * What a partition or a one-way cut does to the messages it blocks. Default: they are lost (a reset connection).
+   * `true`: they are held and delivered, in the order sent, when the partitions heal, as TCP does when packets are
+   * dropped (nftables, a flapping link) but the connection survives: a burst of old messages right after a heal.
+   */
+  holdCutMessages?: boolean;
   /** Random health flips (a health check failing, then recovering) among the faults. */
   healthFlaps?: boolean;
   /**
@@ -483,7 +489,20 @@ export class Simulator {
   private send(from: number, to: number, bytes: Uint8Array): void {
     const target = this.nodes.get(to);
     if (target === undefined || target.core === null) return;
-    if (this.cut(from, to) || this.rng.chance(this.dropRate)) return;
+    if (this.cut(from, to)) {
+      if (this.options.holdCutMessages === true) {
+        this.held.push({
+          from,
+          to,
+          generation: target.generation,
+          fromGeneration: this.nodes.get(from)?.generation,
+          bytes,
+        });
+        this.count('held');
+      }
+      return;
+    }
+    if (this.rng.chance(this.dropRate)) return;
     const copies = this.rng.chance(this.duplicateRate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.rng.chance(this.longDelayRate)
@@ -659,10 +678,28 @@ export class Simulator {
     this.notifyLink(a, b, true);
   }
 
+  /** Messages a partition blocked, for `holdCutMessages`: delivered in order at the heal. */
+  private held: {
+    from: number;
+    to: number;
+    generation: number;
+    fromGeneration: number | undefined;
+    bytes: Uint8Array;
+  }[] = [];
+
   private healPartitions(): void {
     for (const id of this.options.ids) this.group.set(id, 0);
     this.blocked.clear();
     this.partitionEpoch++;
+    // No random draws here, so runs without held messages replay exactly as before.
+    const held = this.held;
+    this.held = [];
+    for (const [i, { fromGeneration, ...m }] of held.entries()) {
+      // A sender that crashed meanwhile took its connection (and what it had not delivered) with it.
+      const sender = this.nodes.get(m.from);
+      if (sender === undefined || sender.core === null || sender.generation !== fromGeneration) continue;
+      this.queue.push(this.now + 0.05 + i * 0.001, { kind: 'deliver', ...m });
+    }
   }
 
   private notifyPartitionLinks(): void {
