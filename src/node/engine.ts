@@ -31,6 +31,11 @@ import type { SharedView } from './shared-view.ts';
 import { StateFile } from './state-file.ts';
 
 const log = logger('node');
+/**
+ * Every protocol message in and out, stamped with the host-wide monotonic time the core saw, for tracing an
+ * election across processes (`DEBUG=leader-ip:wire`). Heartbeats are left out: they are most of the traffic.
+ */
+const wireLog = logger('wire');
 
 const tick = (core: ElectionCore, now: number): Effects => core.tick(now);
 
@@ -175,7 +180,12 @@ export class Engine {
       log('node %d: bad message from %d: %s', this.#options.id, peerId, error.message);
       return;
     }
-    this.#drive((core, now) => core.receive(peerId, message, now));
+    this.#drive((core, now) => {
+      if (wireLog.enabled && message.type !== 'heartbeat') {
+        wireLog('%s node %d <- %d %j', now.toFixed(3), this.#options.id, peerId, traceable(message));
+      }
+      return core.receive(peerId, message, now);
+    });
   }
 
   /**
@@ -282,6 +292,9 @@ export class Engine {
         bytes = encodeMessage(last);
       }
       transport.send(out.to, bytes!);
+      if (wireLog.enabled && out.message.type !== 'heartbeat') {
+        wireLog('%s node %d -> %d %j', monotonicMs().toFixed(3), this.#options.id, out.to, traceable(out.message));
+      }
     }
   }
 
@@ -309,4 +322,9 @@ export class Engine {
     this.#timerAt = Number.NaN;
     this.#drive(tick);
   };
+}
+
+/** A message for the wire trace: entry data is summarised by its length. */
+function traceable(message: Message): unknown {
+  return 'data' in message ? { ...message, data: message.data.length } : message;
 }
