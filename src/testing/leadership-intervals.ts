@@ -7,8 +7,8 @@ import type { NodeProcessEvent } from './process-cluster.ts';
  *
  * An interval starts at a `gainedLeadership` line minus its `beganMsAgo` (the event may be delivered late), and
  * ends at the matching `lostLeadership` line minus its `endedMsAgo` (a paused or starved process notices a lapsed
- * lease late, and says how late), or at the moment the test SIGKILLed the process. The protocol's claim is that these intervals never overlap and that their terms
- * grow in time order.
+ * lease late, and says how late), or at the moment the test SIGKILLed the process. The protocol's claim is that
+ * these intervals never overlap and that their terms grow in time order.
  * @module
  */
 
